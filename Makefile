@@ -1,0 +1,43 @@
+# One target per developer action. Each sets up what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NPM_PREFIX := .npm
+NPM_PACKAGES := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench install npm clean
+
+$(BIN)/skillgate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[examples,dev]'
+	touch $@
+
+$(NPM_PREFIX)/.installed: Makefile
+	npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) $(NPM_PACKAGES)
+	touch $@
+
+install: $(BIN)/skillgate $(NPM_PREFIX)/.installed
+
+npm: $(NPM_PREFIX)/.installed
+
+## serve the example catalog in skills/ over streamable HTTP on $(HOST):$(PORT)
+run: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/skillgate --log-level info serve skills --http --host $(HOST) --port $(PORT)
+
+## install everything and run the whole test suite
+test: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check skillgate tests
+	$(BIN)/ruff format --check skillgate tests
+	$(BIN)/mypy
+
+bench: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.latency
+
+clean:
+	rm -rf $(VENV) $(NPM_PREFIX)

@@ -1,0 +1,3 @@
+from skillgate.cli import main
+
+main()

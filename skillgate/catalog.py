@@ -1,0 +1,152 @@
+"""Catalog: every skill under one root folder, loaded with its diagnostics.
+
+A folder that holds a SKILL.md is a skill (its subfolders are its files); other
+folders are searched for skills at any depth. A broken skill is left out with its
+diagnostics; it never stops the others from loading.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skillgate.binding import ServerEntry, merge_bindings, read_mcp_json
+from skillgate.diagnostics import Diagnostic, Severity, sort_key
+from skillgate.errors import SkillNotFound, UsageError
+from skillgate.frontmatter import parse_skill_file
+from skillgate.render import check_syntax
+from skillgate.skill import Skill, find_headings, list_files
+
+SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
+
+
+@dataclass(frozen=True)
+class Catalog:
+    root: Path
+    skills: dict[str, Skill]  # by name, in name order
+    shared_servers: dict[str, ServerEntry]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, root: Path) -> Catalog:
+        root = root.resolve()
+        if not root.is_dir():
+            raise UsageError(f"catalog folder {str(root)!r} does not exist; pass a folder that holds skills")
+        diagnostics: list[Diagnostic] = []
+        shared: dict[str, ServerEntry] = {}
+        if (root / "mcp.json").is_file():
+            shared, found = read_mcp_json(root / "mcp.json")
+            diagnostics += found
+        skills: dict[str, Skill] = {}
+        for skill_dir in _skill_dirs(root):
+            skill, found = load_skill(skill_dir, root, shared)
+            diagnostics += found
+            if skill is None:
+                continue
+            if skill.name in skills:
+                first = skills[skill.name].skill_md.relative_to(root)
+                diagnostics.append(
+                    Diagnostic.at(
+                        _display(skill.skill_md, root),
+                        "SG106",
+                        f"skill name {skill.name!r} is already used by {first.as_posix()}; names must be "
+                        "unique across the catalog, rename one of the folders",
+                        2,
+                    )
+                )
+                continue
+            skills[skill.name] = skill
+        diagnostics = [d.model_copy(update={"path": _display(Path(d.path), root)}) for d in diagnostics]
+        return cls(root, dict(sorted(skills.items())), shared, sorted(diagnostics, key=sort_key))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
+    def get(self, name: str) -> Skill:
+        skill = self.skills.get(name)
+        if skill is None:
+            raise SkillNotFound(name, self.suggest(name))
+        return skill
+
+    def suggest(self, name: str) -> list[str]:
+        names = list(self.skills)
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        contains = [n for n in names if name and (name in n or n in name) and n not in close]
+        return (close + contains)[:3]
+
+    def __iter__(self) -> Iterator[Skill]:
+        return iter(self.skills.values())
+
+    def __len__(self) -> int:
+        return len(self.skills)
+
+
+def _display(path: Path, root: Path) -> str:
+    """Paths in diagnostics are relative to the catalog's parent, as a user typed them."""
+    try:
+        return path.resolve().relative_to(root.parent).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _skill_dirs(root: Path) -> Iterator[Path]:
+    for current, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        if "SKILL.md" in files:
+            dirs[:] = []
+            yield Path(current)
+
+
+def load_skill(
+    skill_dir: Path, root: Path, shared: dict[str, ServerEntry]
+) -> tuple[Skill | None, list[Diagnostic]]:
+    """Load one skill folder; `None` with diagnostics when it cannot be served."""
+    skill_md = skill_dir / "SKILL.md"
+    try:
+        text = skill_md.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Diagnostic.at(skill_md, "SG100", f"cannot read SKILL.md: {exc}")]
+    parsed = parse_skill_file(text, skill_md)
+    diagnostics = list(parsed.diagnostics)
+    if parsed.frontmatter is None:
+        return None, diagnostics
+    if parsed.frontmatter.name != skill_dir.name:
+        diagnostics.append(
+            Diagnostic.at(
+                skill_md,
+                "SG105",
+                f"name {parsed.frontmatter.name!r} must equal the folder name {skill_dir.name!r}; "
+                "rename the folder or the skill",
+                2,
+            )
+        )
+        return None, diagnostics
+    mcp_json = skill_dir / "mcp.json"
+    bindings = []
+    if mcp_json.is_file():
+        entries, found = read_mcp_json(mcp_json)
+        diagnostics += found
+        bindings, found = merge_bindings(entries, skill_dir.resolve(), shared, root, mcp_json)
+        diagnostics += found
+    syntax_error = check_syntax(parsed.body, skill_dir)
+    if syntax_error is not None:
+        line, message = syntax_error
+        diagnostics.append(
+            Diagnostic.at(skill_md, "SG301", f"template syntax error: {message}", line + parsed.body_line - 1)
+        )
+    if any(d.severity is Severity.ERROR for d in diagnostics):
+        return None, diagnostics
+    skill = Skill(
+        frontmatter=parsed.frontmatter,
+        dir=skill_dir.resolve(),
+        body=parsed.body,
+        body_line=parsed.body_line,
+        bindings=tuple(bindings),
+        headings=find_headings(parsed.body),
+        files=list_files(skill_dir),
+    )
+    return skill, diagnostics

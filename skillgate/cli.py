@@ -1,0 +1,239 @@
+"""The `skillgate` command line: the edge that reads the environment, prints and exits.
+
+Exit codes: 0 success, 1 a failed check or run, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import click
+import mcp_types as types
+
+from skillgate import __version__
+from skillgate.catalog import Catalog
+from skillgate.errors import SkillgateError, UsageError
+from skillgate.gateway import Gateway
+from skillgate.models import dump
+from skillgate.pool import UpstreamPool
+from skillgate.serve import serve_http, serve_stdio
+from skillgate.tokens import ENCODING, count_tokens
+
+T = TypeVar("T")
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SkillgateError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="skillgate")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="How much skillgate logs to stderr.",
+)
+def main(log_level: str) -> None:
+    """skillgate: one MCP server in front of many, serving skills on demand."""
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr, format="skillgate %(levelname)s %(message)s"
+    )
+
+
+def _split(args: Sequence[str], required: int, usage: str) -> tuple[Path, list[str]]:
+    """`[DIR] A B...`: the optional catalog folder before `required` arguments."""
+    if len(args) == required:
+        return Path("."), list(args)
+    if len(args) == required + 1:
+        return Path(args[0]), list(args[1:])
+    raise click.UsageError(f"expected {usage}")
+
+
+def _load(path: Path) -> Catalog:
+    catalog = Catalog.load(path)
+    for diagnostic in catalog.diagnostics:
+        click.echo(str(diagnostic), err=True)
+    return catalog
+
+
+def _with_gateway(catalog: Catalog, work: Callable[[Gateway], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with UpstreamPool(os.environ) as pool:
+            return await work(Gateway(catalog, pool))
+
+    return anyio.run(run)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--http", "use_http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind with --http.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for --http."
+)
+def serve(directory: Path, use_http: bool, host: str, port: int) -> None:
+    """Serve the catalog in DIRECTORY over stdio (default) or streamable HTTP."""
+    catalog = _load(directory)
+    if use_http:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise UsageError(
+                f"--host {host} would serve without authentication on a non-loopback address; "
+                "this version serves only on 127.0.0.1, localhost or ::1"
+            )
+        anyio.run(serve_http, catalog, host, port)
+    else:
+        anyio.run(serve_stdio, catalog)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as JSON.")
+def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check the catalogs at PATHS (default: .); print every problem as path:line:col: CODE message."""
+    catalogs = [Catalog.load(p) for p in (paths or (Path("."),))]
+    diagnostics = [d for c in catalogs for d in c.diagnostics]
+    errors = [d for c in catalogs for d in c.errors]
+    skills = sum(len(c) for c in catalogs)
+    if as_json:
+        _print_json(
+            {
+                "ok": not errors,
+                "skills": skills,
+                "diagnostics": [d.model_dump(mode="json") for d in diagnostics],
+            }
+        )
+    else:
+        for diagnostic in diagnostics:
+            click.echo(str(diagnostic))
+        warnings = len(diagnostics) - len(errors)
+        click.echo(f"{skills} skills valid; {len(errors)} errors, {warnings} warnings", err=True)
+    if errors:
+        sys.exit(1)
+
+
+@main.command(name="list")
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--limit", type=click.IntRange(1, 100), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the list_skills result as JSON.")
+def list_command(directory: Path, limit: int, as_json: bool) -> None:
+    """The catalog in DIRECTORY, in name order, as list_skills returns it."""
+    _print_page(_load(directory), None, limit, as_json)
+
+
+@main.command()
+@click.argument("args", nargs=-1, required=True, metavar="[DIR] QUERY")
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the list_skills result as JSON.")
+def search(args: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Skills ranked for QUERY, as list_skills(query) returns them."""
+    directory, (query,) = _split(args, 1, "[DIR] QUERY")
+    _print_page(_load(directory), query, limit, as_json)
+
+
+def _print_page(catalog: Catalog, query: str | None, limit: int, as_json: bool) -> None:
+    async def work(gateway: Gateway) -> Any:
+        return gateway.list_skills(query=query, limit=limit)
+
+    page = _with_gateway(catalog, work)
+    if as_json:
+        _print_json(dump(page))
+        return
+    for skill in page.skills:
+        score = f"  {skill.score:.3f}" if skill.score is not None else ""
+        click.echo(f"{skill.name}{score}  {skill.description}")
+
+
+def _parse_vars(pairs: Sequence[str]) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--var {pair!r}: write --var name=value")
+        try:
+            variables[key] = json.loads(value)
+        except json.JSONDecodeError:
+            variables[key] = value
+    return variables
+
+
+@main.command()
+@click.argument("args", nargs=-1, required=True, metavar="[DIR] NAME")
+@click.option("--var", "pairs", multiple=True, metavar="K=V", help="A template variable (JSON or text).")
+@click.option("--section", help="Render only this heading's section.")
+@click.option("--json", "as_json", is_flag=True, help="Print the load_skill result and token counts as JSON.")
+def render(args: tuple[str, ...], pairs: tuple[str, ...], section: str | None, as_json: bool) -> None:
+    """Render skill NAME with --var values and show its token cost."""
+    directory, (name,) = _split(args, 1, "[DIR] NAME")
+    catalog = _load(directory)
+    variables = _parse_vars(pairs)
+
+    async def work(gateway: Gateway) -> Any:
+        return await gateway.load_skill(name, variables, section)
+
+    loaded = _with_gateway(catalog, work)
+    tool_text = json.dumps([dump(t) for t in loaded.tools], separators=(",", ":"))
+    tokens = {
+        "instructions": count_tokens(loaded.instructions),
+        "tools": count_tokens(tool_text) if loaded.tools else 0,
+        "encoding": ENCODING,
+    }
+    tokens["total"] = int(tokens["instructions"]) + int(tokens["tools"])
+    if as_json:
+        _print_json({**dump(loaded), "tokens": tokens})
+        return
+    click.echo(loaded.instructions, nl=not loaded.instructions.endswith("\n"))
+    click.echo(
+        f"tokens ({ENCODING}): instructions {tokens['instructions']}, tool schemas {tokens['tools']}, "
+        f"total {tokens['total']}",
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("args", nargs=-1, required=True, metavar="[DIR] SKILL TOOL")
+@click.option("--args", "raw", default=None, metavar="JSON", help="The tool's arguments as one JSON object.")
+@click.option("--arg", "pairs", multiple=True, metavar="K=V", help="One argument (JSON or text).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole CallToolResult as JSON.")
+def call(args: tuple[str, ...], raw: str | None, pairs: tuple[str, ...], as_json: bool) -> None:
+    """Call TOOL of SKILL through the gateway, to debug a binding."""
+    directory, (skill, tool) = _split(args, 2, "[DIR] SKILL TOOL")
+    arguments: dict[str, Any] = {}
+    if raw is not None:
+        try:
+            arguments = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise click.UsageError(f"--args is not valid JSON: {exc.msg}") from None
+        if not isinstance(arguments, dict):
+            raise click.UsageError("--args must be a JSON object")
+    arguments.update(_parse_vars(pairs))
+    catalog = _load(directory)
+
+    async def work(gateway: Gateway) -> types.CallToolResult:
+        return await gateway.call_skill(skill, tool, arguments)
+
+    result = _with_gateway(catalog, work)
+    if as_json:
+        _print_json(result.model_dump(mode="json", by_alias=True, exclude_none=True))
+    else:
+        for block in result.content:
+            click.echo(block.text if isinstance(block, types.TextContent) else json.dumps(dump(block)))
+    if result.is_error:
+        sys.exit(1)

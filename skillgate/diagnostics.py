@@ -1,0 +1,67 @@
+"""Diagnostics: problems found in a catalog, each with a place and a stable code.
+
+Loading never stops at the first problem: it collects `Diagnostic`s and keeps every
+skill that is still usable. The codes are stable; their meaning is listed in `CODES`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+CODES: dict[str, str] = {
+    "SG100": "SKILL.md could not be read",
+    "SG101": "SKILL.md has no YAML frontmatter",
+    "SG102": "frontmatter is not valid YAML",
+    "SG103": "frontmatter field breaks the Agent Skills specification",
+    "SG104": "frontmatter has a key the Agent Skills specification does not allow",
+    "SG105": "skill name differs from its folder name",
+    "SG106": "two skills have the same name",
+    "SG201": "mcp.json is not valid JSON",
+    "SG202": "mcp.json entry is invalid",
+    "SG203": "mcp.json entry has neither command nor url, and no shared server of that name",
+    "SG204": "two bound servers expose the same tool name",
+    "SG301": "template syntax error",
+}
+
+
+class Diagnostic(BaseModel):
+    """One problem, printed as `path:line:col: CODE message`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    line: int = 1
+    col: int = 1
+    code: str
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        level = "" if self.severity is Severity.ERROR else "warning: "
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {level}{self.message}"
+
+    @classmethod
+    def at(
+        cls,
+        path: Path | str,
+        code: str,
+        message: str,
+        line: int = 1,
+        col: int = 1,
+        severity: Severity = Severity.ERROR,
+    ) -> Diagnostic:
+        assert code in CODES, code
+        return cls(path=str(path), line=line, col=col, code=code, message=message, severity=severity)
+
+
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
+    return (d.path, d.line, d.col, d.code)

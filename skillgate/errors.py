@@ -1,0 +1,94 @@
+"""The one error tree of skillgate.
+
+Every error a user can cause or meet is a `SkillgateError`. The edges map them in
+one place each: the CLI to exit codes (`exit_code`), the MCP server to tool errors.
+
+    SkillgateError                      exit 1
+    ├── UsageError                      exit 2: bad flags, unreadable catalog or settings
+    ├── SkillNotFound                   unknown skill name (carries close matches)
+    ├── FileNotInSkill                  `file=` outside the skill folder or missing
+    ├── SectionNotFound                 `section=` names no heading
+    ├── RenderError                     the template failed (carries the template line)
+    ├── ToolNotAllowed                  tool outside the skill's allowlist (carries the allowed ones)
+    ├── ArgumentsInvalid                arguments fail the tool's input schema
+    ├── EnvVarMissing                   `${VAR}` with no value and no default
+    └── UpstreamError                   an upstream server could not answer
+        ├── UpstreamUnavailable         down, starting failed, or in back-off
+        └── UpstreamTimeout             a call took longer than its timeout
+
+Messages name the thing, the rule and the fix. They never contain the values of
+environment variables expanded into a binding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class SkillgateError(Exception):
+    """Base of every error skillgate reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(SkillgateError):
+    """Bad command-line usage or configuration."""
+
+    exit_code = 2
+
+
+class SkillNotFound(SkillgateError):
+    def __init__(self, name: str, suggestions: Sequence[str]) -> None:
+        hint = (
+            f" Did you mean {', '.join(repr(s) for s in suggestions)}?"
+            if suggestions
+            else " Call list_skills to see the catalog."
+        )
+        super().__init__(f"No skill named {name!r}.{hint}")
+        self.name = name
+        self.suggestions = list(suggestions)
+
+
+class FileNotInSkill(SkillgateError):
+    pass
+
+
+class SectionNotFound(SkillgateError):
+    pass
+
+
+class RenderError(SkillgateError):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message if line is None else f"line {line}: {message}")
+        self.line = line
+
+
+class ToolNotAllowed(SkillgateError):
+    pass
+
+
+class ArgumentsInvalid(SkillgateError):
+    pass
+
+
+class EnvVarMissing(SkillgateError):
+    pass
+
+
+class UpstreamError(SkillgateError):
+    pass
+
+
+class UpstreamUnavailable(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(UpstreamError):
+    pass

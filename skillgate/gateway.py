@@ -1,0 +1,270 @@
+"""Gateway: what the three meta-tools do, independent of any transport.
+
+It joins the catalog (what skills exist), the search index, rendering and the
+upstream pool. The MCP server and the CLI are thin edges over it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import mimetypes
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+import mcp_types as types
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from skillgate.catalog import Catalog
+from skillgate.errors import (
+    ArgumentsInvalid,
+    SectionNotFound,
+    SkillgateError,
+    ToolNotAllowed,
+    UsageError,
+)
+from skillgate.models import FileInfo, LoadedFile, LoadedSkill, Section, SkillPage, SkillSummary, ToolSpec
+from skillgate.pool import UpstreamPool
+from skillgate.render import render_template
+from skillgate.search import SearchDocument, SearchIndex
+from skillgate.sections import extract_section, find_sections
+from skillgate.skill import Skill
+from skillgate.upstream import ProgressFn
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_ARGUMENT_BYTES = 1_000_000
+
+
+class Gateway:
+    def __init__(self, catalog: Catalog, pool: UpstreamPool) -> None:
+        self.catalog = catalog
+        self.pool = pool
+        self._index: SearchIndex | None = None
+        self._index_tools: dict[str, tuple[str, ...]] = {}
+        self._validators: dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]] = {}
+
+    # -- list_skills ------------------------------------------------------------
+
+    def list_skills(
+        self, query: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> SkillPage:
+        limit = min(max(1, limit or DEFAULT_LIMIT), MAX_LIMIT)
+        offset = _decode_cursor(cursor)
+        if query and query.strip():
+            hits = self.index().search(query)
+            ranked = [(self.catalog.skills[h.name], h.score) for h in hits]
+        else:
+            ranked = [(skill, None) for skill in self.catalog]
+        page = ranked[offset : offset + limit]
+        more = offset + limit < len(ranked)
+        return SkillPage(
+            skills=[self._summary(skill, score) for skill, score in page],
+            total=len(ranked),
+            next_cursor=_encode_cursor(offset + limit) if more else None,
+        )
+
+    def _summary(self, skill: Skill, score: float | None) -> SkillSummary:
+        return SkillSummary(
+            name=skill.name,
+            description=skill.frontmatter.summary(),
+            tools=list(self.known_tool_names(skill)),
+            score=score,
+        )
+
+    def known_tool_names(self, skill: Skill) -> tuple[str, ...]:
+        """The skill's tool names from running upstreams, else its allowlists as written."""
+        names: list[str] = []
+        for binding in skill.bindings:
+            upstream = self.pool.known(binding)
+            live = upstream.cached_tools() if upstream is not None else None
+            if live is not None:
+                names += [t.name for t in live if binding.allows(t.name)]
+            else:
+                names += binding.entry.allowed_tools or []
+        return tuple(sorted(dict.fromkeys(names)))
+
+    def index(self) -> SearchIndex:
+        tools = {skill.name: self._tool_text(skill) for skill in self.catalog}
+        if self._index is None or tools != self._index_tools:
+            self._index_tools = tools
+            self._index = SearchIndex(
+                SearchDocument(
+                    name=skill.name,
+                    description=skill.frontmatter.description,
+                    headings=[h.text for h in skill.headings],
+                    tools=tools[skill.name],
+                )
+                for skill in self.catalog
+            )
+        return self._index
+
+    def _tool_text(self, skill: Skill) -> tuple[str, ...]:
+        texts: list[str] = []
+        for binding in skill.bindings:
+            upstream = self.pool.known(binding)
+            live = upstream.cached_tools() if upstream is not None else None
+            if live is None:
+                texts += binding.entry.allowed_tools or []
+                continue
+            texts += [f"{t.name} {t.description or ''}" for t in live if binding.allows(t.name)]
+        return tuple(texts)
+
+    # -- load_skill -------------------------------------------------------------
+
+    async def tools_of(self, skill: Skill) -> list[ToolSpec]:
+        """The skill's allowed tools with full schemas (starts its upstreams if needed)."""
+        specs: dict[str, ToolSpec] = {}
+        for binding in skill.bindings:
+            for tool in await self.pool.get(binding).tools():
+                if binding.allows(tool.name) and tool.name not in specs:
+                    specs[tool.name] = ToolSpec(
+                        name=tool.name, description=tool.description, input_schema=tool.input_schema
+                    )
+        return [specs[name] for name in sorted(specs)]
+
+    async def render(
+        self,
+        skill: Skill,
+        variables: Mapping[str, Any] | None = None,
+        client: Mapping[str, Any] | None = None,
+        tools: list[ToolSpec] | None = None,
+    ) -> str:
+        if tools is None:
+            tools = await self.tools_of(skill)
+        return render_template(
+            skill.body,
+            skill.dir,
+            skill=skill.frontmatter.model_dump(by_alias=True, exclude_none=True),
+            tools=[t.model_dump(by_alias=True, exclude_none=True) for t in tools],
+            variables=variables or {},
+            client=client or {"name": None, "version": None},
+            line_offset=skill.body_line - 1,
+        )
+
+    async def load_skill(
+        self,
+        name: str,
+        variables: Mapping[str, Any] | None = None,
+        section: str | None = None,
+        client: Mapping[str, Any] | None = None,
+    ) -> LoadedSkill:
+        skill = self.catalog.get(name)
+        tools = await self.tools_of(skill)
+        text = await self.render(skill, variables, client, tools)
+        sections = find_sections(text)
+        if section is not None:
+            found = extract_section(text, section)
+            if found is None:
+                headings = ", ".join(repr(s.heading) for s in sections) or "none"
+                raise SectionNotFound(
+                    f"skill {name!r} has no section {section!r}; its sections are: {headings}"
+                )
+            text = found
+        return LoadedSkill(
+            name=skill.name,
+            description=skill.frontmatter.description,
+            instructions=text,
+            sections=[Section(heading=s.heading, level=s.level) for s in sections],
+            tools=tools,
+            files=[FileInfo(path=f.path, size=f.size) for f in skill.files],
+        )
+
+    def load_file(self, name: str, path: str) -> LoadedFile:
+        skill = self.catalog.get(name)
+        data = skill.read_file(path)
+        mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        try:
+            text: str | None = data.decode("utf-8")
+            blob = None
+            if mime == "application/octet-stream":
+                mime = "text/plain"
+        except UnicodeDecodeError:
+            text, blob = None, base64.b64encode(data).decode("ascii")
+        return LoadedFile(name=skill.name, path=path, size=len(data), mime_type=mime, text=text, blob=blob)
+
+    # -- call_skill -------------------------------------------------------------
+
+    async def call_skill(
+        self,
+        name: str,
+        tool: str,
+        arguments: Mapping[str, Any] | None = None,
+        progress: ProgressFn | None = None,
+    ) -> types.CallToolResult:
+        skill = self.catalog.get(name)
+        arguments = dict(arguments or {})
+        binding = skill.binding_for(tool)
+        if binding is None:
+            raise ToolNotAllowed(await self._not_allowed(skill, tool))
+        upstream = self.pool.get(binding)
+        live = {t.name: t for t in await upstream.tools()}
+        if tool not in live:
+            raise ToolNotAllowed(
+                await self._not_allowed(skill, tool, f"server {binding.name!r} has no such tool")
+            )
+        self._validate_arguments(upstream.key, live[tool], arguments)
+        return await upstream.call(tool, arguments, timeout=binding.timeout, progress=progress)
+
+    async def _not_allowed(
+        self, skill: Skill, tool: str, why: str = "it is not in the skill's allowlist"
+    ) -> str:
+        if not skill.bindings:
+            return (
+                f"skill {skill.name!r} has no tools (it is instructions only); load it with load_skill "
+                "and follow its instructions"
+            )
+        try:
+            allowed = ", ".join(t.name for t in await self.tools_of(skill)) or "none"
+        except SkillgateError:
+            allowed = ", ".join(self.known_tool_names(skill)) or "unknown (its server is down)"
+        return f"skill {skill.name!r} cannot call {tool!r}: {why}. Its tools are: {allowed}"
+
+    def _validate_arguments(self, key: str, tool: types.Tool, arguments: dict[str, Any]) -> None:
+        size = len(json.dumps(arguments, default=str))
+        if size > MAX_ARGUMENT_BYTES:
+            raise ArgumentsInvalid(
+                f"arguments for {tool.name!r} are {size} bytes; the limit is {MAX_ARGUMENT_BYTES}. "
+                "Send less data, or put it in a file the tool can read"
+            )
+        schema = tool.input_schema or {"type": "object"}
+        fingerprint = json.dumps(schema, sort_keys=True)
+        cached = self._validators.get((key, tool.name))
+        if cached is None or cached[0] != fingerprint:
+            cls = jsonschema.validators.validator_for(schema)
+            try:
+                cls.check_schema(schema)
+            except jsonschema.SchemaError:
+                return  # the upstream's own schema is broken: let the upstream judge
+            cached = (fingerprint, cls(schema))
+            self._validators[(key, tool.name)] = cached
+        errors = sorted(cached[1].iter_errors(arguments), key=lambda e: (list(e.path), e.message))
+        if errors:
+            raise ArgumentsInvalid(
+                f"arguments for {tool.name!r} do not match its input schema: "
+                + "; ".join(_describe_schema_error(e) for e in errors[:5])
+                + ". Fix them and call again (load_skill shows the schema)"
+            )
+
+
+def _describe_schema_error(error: SchemaError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(cursor.encode()))["o"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise UsageError("the cursor is not one list_skills returned; call again without a cursor") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise UsageError("the cursor is not one list_skills returned; call again without a cursor")
+    return offset

@@ -1,0 +1,69 @@
+"""UpstreamPool: one shared `Upstream` per distinct upstream server.
+
+Skills that bind the same server (same command, arguments, environment and folder,
+or the same URL and headers) share one connection, whatever their allowlists.
+Connections start on first need; leaving the pool stops them all, so no upstream
+process outlives the gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+
+import anyio
+from anyio.abc import TaskGroup
+
+from skillgate.binding import ServerBinding
+from skillgate.upstream import Upstream
+
+
+class UpstreamPool:
+    def __init__(
+        self, environ: Mapping[str, str], *, call_timeout: float = 60.0, start_timeout: float = 30.0
+    ):
+        self._environ = environ
+        self._call_timeout = call_timeout
+        self._start_timeout = start_timeout
+        self._upstreams: dict[str, Upstream] = {}
+        self._tg: TaskGroup | None = None
+
+    async def __aenter__(self) -> UpstreamPool:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._tg is not None
+        self._tg.cancel_scope.cancel()
+        try:
+            # The upstreams' tasks end quietly when cancelled; an error of the body
+            # propagates as itself rather than wrapped in an exception group.
+            await self._tg.__aexit__(None, None, None)
+        finally:
+            self._tg = None
+            self._upstreams.clear()
+
+    def get(self, binding: ServerBinding) -> Upstream:
+        """The upstream for `binding`, started on first need, never started twice."""
+        key = binding.connection_key()
+        upstream = self._upstreams.get(key)
+        if upstream is None:
+            if self._tg is None:
+                raise RuntimeError("UpstreamPool used outside `async with`")
+            upstream = Upstream(
+                binding, self._environ, call_timeout=self._call_timeout, start_timeout=self._start_timeout
+            )
+            self._upstreams[key] = upstream
+            self._tg.start_soon(upstream.run, name=f"upstream {binding.name}")
+        return upstream
+
+    def known(self, binding: ServerBinding) -> Upstream | None:
+        """The upstream for `binding` if it was already started, without starting it."""
+        return self._upstreams.get(binding.connection_key())
+
+    @property
+    def upstreams(self) -> list[Upstream]:
+        return [self._upstreams[k] for k in sorted(self._upstreams)]

@@ -1,0 +1,39 @@
+"""Sections of rendered Markdown: the headings, and one heading's part of the text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+
+
+@dataclass(frozen=True)
+class MarkdownSection:
+    heading: str
+    level: int
+    start: int  # first line (0-based)
+    end: int  # line after the section, subsections included
+
+
+def find_sections(text: str) -> list[MarkdownSection]:
+    tokens = MarkdownIt("commonmark").parse(text)
+    found: list[tuple[str, int, int]] = []
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.map is not None:
+            found.append((tokens[i + 1].content.strip(), int(token.tag[1:]), token.map[0]))
+    total = len(text.splitlines())
+    sections = []
+    for i, (heading, level, start) in enumerate(found):
+        end = next((s for _, lv, s in found[i + 1 :] if lv <= level), total)
+        sections.append(MarkdownSection(heading, level, start, end))
+    return sections
+
+
+def extract_section(text: str, heading: str) -> str | None:
+    """The section whose heading matches (case-insensitively), with its subsections."""
+    wanted = heading.strip().lstrip("#").strip().casefold()
+    for section in find_sections(text):
+        if section.heading.casefold() == wanted:
+            lines = text.splitlines(keepends=True)
+            return "".join(lines[section.start : section.end])
+    return None

@@ -1,0 +1,60 @@
+"""Running the MCP server over stdio or streamable HTTP, with the upstream pool around it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import anyio
+import uvicorn
+from mcp.server.stdio import stdio_server
+
+from skillgate.catalog import Catalog
+from skillgate.gateway import Gateway
+from skillgate.pool import UpstreamPool
+from skillgate.server import SkillgateServer
+
+
+async def serve_stdio(catalog: Catalog) -> None:
+    """Serve one client on stdin/stdout until it closes them or SIGTERM arrives."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_stop_on_signal, tg.cancel_scope)
+        async with UpstreamPool(os.environ) as pool:
+            app = SkillgateServer(Gateway(catalog, pool))
+            async with stdio_server() as (read, write):
+                await app.server.run(read, write, app.server.create_initialization_options())
+        tg.cancel_scope.cancel()
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
+
+
+async def serve_http(catalog: Catalog, host: str, port: int) -> None:
+    """Serve streamable HTTP at /mcp until SIGINT/SIGTERM (uvicorn handles both)."""
+    async with UpstreamPool(os.environ) as pool:
+        app = SkillgateServer(Gateway(catalog, pool))
+        asgi = app.server.streamable_http_app(streamable_http_path="/mcp", host=host)
+        config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_announce, server, len(catalog))
+            await server.serve()
+            tg.cancel_scope.cancel()
+
+
+async def _announce(server: uvicorn.Server, skills: int) -> None:
+    while not server.started:
+        await anyio.sleep(0.02)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    url = f"http://{host}:{port}/mcp"
+    print(
+        f"skillgate: serving {skills} skills at {url}\n"
+        f'Point an MCP client at it, e.g. {{"mcpServers": {{"skillgate": {{"url": "{url}"}}}}}}',
+        file=sys.stderr,
+        flush=True,
+    )

@@ -1,0 +1,192 @@
+"""The MCP server: the three meta-tools over the SDK's low-level `Server`.
+
+Errors a model can fix (every `SkillgateError`, and arguments that do not fit a
+meta-tool) come back as tool errors whose text names the problem and the fix.
+Anything else is logged and reported as an internal error, without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import mcp_types as types
+from mcp.server import Server, ServerRequestContext
+from pydantic import BaseModel, ValidationError
+
+from skillgate import __version__
+from skillgate.errors import SkillgateError
+from skillgate.gateway import Gateway
+from skillgate.models import (
+    CallSkillArgs,
+    ListSkillsArgs,
+    LoadedFile,
+    LoadedSkill,
+    LoadSkillArgs,
+    SkillPage,
+    compact_schema,
+    dump,
+    shallow_schema,
+)
+from skillgate.startup import Entry, fit_startup
+
+logger = logging.getLogger(__name__)
+
+LOAD_SKILL_DESCRIPTION = (
+    "Load a skill: its instructions (rendered with `variables`; one `section` if given), its tools "
+    "with input schemas, and its other files. With `file`, return that file instead."
+)
+CALL_SKILL_DESCRIPTION = (
+    "Call one of a skill's tools. Arguments are checked against the tool's input schema; "
+    "the result is the tool's own. No load_skill needed first."
+)
+
+
+def meta_tools(list_description: str) -> list[types.Tool]:
+    return [
+        types.Tool(
+            name="list_skills",
+            description=list_description,
+            input_schema=compact_schema(ListSkillsArgs),
+            output_schema=shallow_schema(SkillPage),
+            annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
+        ),
+        types.Tool(
+            name="load_skill",
+            description=LOAD_SKILL_DESCRIPTION,
+            input_schema=compact_schema(LoadSkillArgs),
+            output_schema=shallow_schema(LoadedSkill, LoadedFile),
+            annotations=types.ToolAnnotations(read_only_hint=True),
+        ),
+        types.Tool(
+            name="call_skill",
+            description=CALL_SKILL_DESCRIPTION,
+            input_schema=compact_schema(CallSkillArgs),
+            output_schema={"type": "object"},
+        ),
+    ]
+
+
+class SkillgateServer:
+    """Builds the low-level MCP `Server` over a `Gateway`."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        entries = [Entry(s.name, s.frontmatter.summary()) for s in gateway.catalog]
+        startup = fit_startup(entries, meta_tools)
+        self.tools = meta_tools(startup.list_skills_description)
+        self.server: Server[Any] = Server(
+            "skillgate",
+            version=__version__,
+            instructions=startup.instructions,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=self.tools)
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        arguments = params.arguments or {}
+        try:
+            if params.name == "list_skills":
+                return _page_result(self.gateway.list_skills(**_args(ListSkillsArgs, arguments)))
+            if params.name == "load_skill":
+                load = LoadSkillArgs.model_validate(arguments)
+                if load.file is not None:
+                    return _file_result(self.gateway.load_file(load.name, load.file))
+                loaded = await self.gateway.load_skill(load.name, load.variables, load.section, _client(ctx))
+                return _skill_result(loaded)
+            if params.name == "call_skill":
+                call = CallSkillArgs.model_validate(arguments)
+
+                async def progress(value: float, total: float | None, message: str | None) -> None:
+                    await ctx.session.report_progress(value, total, message)
+
+                result = await self.gateway.call_skill(call.name, call.tool, call.arguments, progress)
+                return _passthrough(result)
+            return _error(
+                f"unknown tool {params.name!r}; skillgate's tools are list_skills, load_skill and call_skill"
+            )
+        except ValidationError as exc:
+            return _error(_describe_validation(params.name, exc))
+        except SkillgateError as exc:
+            return _error(str(exc))
+        except Exception:  # the last line of defence: logged in full, reported without a traceback
+            logger.exception("internal error in %s", params.name)
+            return _error(f"skillgate had an internal error in {params.name}; it is logged. Try again")
+
+
+def _args(model: type[BaseModel], arguments: dict[str, Any]) -> dict[str, Any]:
+    return dict(model.model_validate(arguments))
+
+
+def _client(ctx: ServerRequestContext[Any]) -> dict[str, Any]:
+    client_params = ctx.session.client_params
+    info = client_params.client_info if client_params is not None else None
+    return {"name": info.name if info else None, "version": info.version if info else None}
+
+
+def _error(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+
+
+def _describe_validation(tool: str, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        if err["type"] == "missing":
+            problems.append(f"{where!r} is required")
+        elif err["type"] == "extra_forbidden":
+            problems.append(f"{where!r} is not an argument of {tool}")
+        else:
+            problems.append(f"{where!r}: {err['msg']}")
+    return f"bad arguments for {tool}: {'; '.join(problems)}. See the tool's input schema"
+
+
+def _text(text: str) -> list[types.ContentBlock]:
+    return [types.TextContent(type="text", text=text)]
+
+
+def _page_result(page: SkillPage) -> types.CallToolResult:
+    lines = []
+    for s in page.skills:
+        score = f" (score {s.score:g})" if s.score is not None else ""
+        tools = f" [tools: {', '.join(s.tools)}]" if s.tools else ""
+        lines.append(f"- {s.name}: {s.description}{tools}{score}")
+    if not lines:
+        lines.append("No skill matches. Try other words, or list_skills() without a query.")
+    if page.next_cursor:
+        lines.append(f"{page.total} in all; more with cursor={page.next_cursor!r}")
+    return types.CallToolResult(content=_text("\n".join(lines)), structured_content=dump(page))
+
+
+def _skill_result(loaded: LoadedSkill) -> types.CallToolResult:
+    parts = [loaded.instructions.rstrip()]
+    if loaded.tools:
+        parts.append("## Tools (call them with call_skill)")
+        for tool in loaded.tools:
+            schema = json.dumps(tool.input_schema, separators=(",", ":"), sort_keys=True)
+            parts.append(f"- {tool.name}: {(tool.description or '').strip()}\n  input: {schema}")
+    if loaded.files:
+        listing = ", ".join(f"{f.path} ({f.size} B)" for f in loaded.files)
+        parts.append(f"Files (load_skill with file=PATH): {listing}")
+    return types.CallToolResult(content=_text("\n\n".join(parts)), structured_content=dump(loaded))
+
+
+def _file_result(loaded: LoadedFile) -> types.CallToolResult:
+    text = loaded.text if loaded.text is not None else f"(binary file, {loaded.size} bytes, base64 in blob)"
+    return types.CallToolResult(content=_text(text), structured_content=dump(loaded))
+
+
+def _passthrough(result: types.CallToolResult) -> types.CallToolResult:
+    """The upstream result unchanged; `structuredContent` mirrors the content when it had none."""
+    if result.structured_content is not None or result.is_error:
+        return result
+    blocks = [b.model_dump(mode="json", by_alias=True, exclude_none=True) for b in result.content]
+    return result.model_copy(update={"structured_content": {"content": blocks}})

@@ -1,0 +1,107 @@
+"""The startup context: what every agent reads before its first call.
+
+That is the three meta-tools' definitions plus the server `instructions`, which
+carry a concise catalog: names and one-line descriptions of as many skills as fit,
+then how many more there are and how to search them. The whole stays within a fixed
+token budget whatever the catalog size; `list_skills`'s description carries the
+skill names too, for clients that ignore `instructions`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import mcp_types as types
+
+from skillgate.tokens import count_tokens
+
+STARTUP_BUDGET = 1000
+MAX_LINE_CHARS = 100
+NAMES_SHARE = 0.25  # of the room left after the fixed text, for names in list_skills' description
+
+INSTRUCTIONS_HEAD = (
+    "skillgate serves skills: instructions for a kind of task, bound to the tools it needs. "
+    "Find a skill with list_skills(query), read it with load_skill(name), "
+    "then call its tools with call_skill(name, tool, arguments)."
+)
+LIST_SKILLS_HEAD = (
+    "List skills, or search them by what you need (ranked, typo-tolerant). "
+    "Returns names, one-line descriptions and tool names."
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class StartupText:
+    instructions: str
+    list_skills_description: str
+
+
+def tools_tokens(tools: Sequence[types.Tool]) -> int:
+    """Tokens of a `tools/list` answer's tools, as a client receives them."""
+    wire = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+    return count_tokens(json.dumps(wire, separators=(",", ":")))
+
+
+def startup_tokens(tools: Sequence[types.Tool], instructions: str) -> int:
+    return tools_tokens(tools) + count_tokens(instructions)
+
+
+def fit_startup(
+    entries: Sequence[Entry],
+    build_tools: Callable[[str], list[types.Tool]],
+    budget: int = STARTUP_BUDGET,
+) -> StartupText:
+    """Choose the catalog text so that tools (built with the given description) + instructions fit."""
+    fixed = startup_tokens(build_tools(LIST_SKILLS_HEAD), INSTRUCTIONS_HEAD)
+    room = max(0, budget - fixed - 16)  # 16: the joins and the "more" lines, counted again below
+    description = LIST_SKILLS_HEAD + _fit_names(entries, int(room * NAMES_SHARE))
+    room -= count_tokens(description) - count_tokens(LIST_SKILLS_HEAD)
+    instructions = INSTRUCTIONS_HEAD + _fit_lines(entries, room)
+    while startup_tokens(build_tools(description), instructions) > budget and "\n- " in instructions:
+        instructions = _fit_lines(entries, room := room - 20, prefix=INSTRUCTIONS_HEAD)
+    return StartupText(instructions=instructions, list_skills_description=description)
+
+
+def _fit_names(entries: Sequence[Entry], room: int) -> str:
+    if not entries:
+        return " The catalog is empty."
+    names: list[str] = []
+    for entry in entries:
+        candidate = ", ".join([*names, entry.name])
+        if count_tokens(f" Skills: {candidate} (+{len(entries)} more).") > room:
+            break
+        names.append(entry.name)
+    rest = len(entries) - len(names)
+    if not names:
+        return f" {len(entries)} skills."
+    return f" Skills: {', '.join(names)}" + (f" (+{rest} more)." if rest else ".")
+
+
+def _fit_lines(entries: Sequence[Entry], room: int, prefix: str = "") -> str:
+    text = prefix
+    if not entries:
+        return text + "\nThe catalog is empty."
+    header = f"\nSkills ({len(entries)}):"
+    used = count_tokens(header) + 24  # 24: the closing "more" line
+    lines: list[str] = []
+    for entry in entries:
+        summary = entry.summary
+        if len(summary) > MAX_LINE_CHARS:
+            summary = summary[: MAX_LINE_CHARS - 1].rstrip() + "…"
+        line = f"\n- {entry.name}: {summary}"
+        cost = count_tokens(line)
+        if used + cost > room:
+            break
+        used += cost
+        lines.append(line)
+    rest = len(entries) - len(lines)
+    more = f"\n…and {rest} more: search them with list_skills(query)." if rest else ""
+    return text + header + "".join(lines) + more

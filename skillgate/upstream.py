@@ -1,0 +1,299 @@
+"""Upstream: one supervised client connection to one upstream MCP server.
+
+The connection is started on first need by a supervisor task. Its tool list is
+cached (and refreshed when the server says its list changed). When the connection
+dies, the supervisor restarts it: at once after a healthy run, then with bounded
+exponential back-off while starts keep failing. During back-off calls fail fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from enum import StrEnum
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp import Client, MCPError, StdioServerParameters, stdio_client
+from mcp.client._transport import Transport, TransportStreams
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.message import SessionMessage
+
+from skillgate.binding import ServerBinding, expand, secret_values
+from skillgate.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailable
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+class State(StrEnum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    READY = "ready"
+    BACKOFF = "backoff"
+
+
+class Upstream:
+    """A shared connection to one upstream server, used by every skill bound to it."""
+
+    def __init__(
+        self,
+        binding: ServerBinding,
+        environ: Mapping[str, str],
+        *,
+        start_timeout: float = 30.0,
+        call_timeout: float = 60.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+    ) -> None:
+        self.binding = binding
+        self.key = binding.connection_key()
+        self._environ = environ
+        self.start_timeout = start_timeout
+        self.call_timeout = call_timeout
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self.state = State.STOPPED
+        self.last_error: str | None = None
+        self.restarts = 0
+        self._client: Client | None = None
+        self._tools: list[types.Tool] = []
+        self._tools_known = False
+        self._ready = anyio.Event()
+        self._broken = anyio.Event()
+        self._retry_at = 0.0
+        self._secrets = secret_values(binding, environ)
+
+    @property
+    def name(self) -> str:
+        return self.binding.name
+
+    # -- what skills use -------------------------------------------------------
+
+    def cached_tools(self) -> list[types.Tool] | None:
+        """The last tool list this server gave, or None if it never answered."""
+        return list(self._tools) if self._tools_known else None
+
+    async def tools(self) -> list[types.Tool]:
+        await self._wait_ready()
+        return list(self._tools)
+
+    async def call(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        progress: ProgressFn | None = None,
+    ) -> types.CallToolResult:
+        client = await self._wait_ready()
+        seconds = timeout or self.call_timeout
+        try:
+            return await client.call_tool(
+                tool, dict(arguments), read_timeout_seconds=seconds, progress_callback=progress
+            )
+        except MCPError as exc:
+            if exc.code == types.REQUEST_TIMEOUT:
+                raise UpstreamTimeout(
+                    f"{tool!r} on server {self.name!r} did not answer within {seconds:g} s; the call was "
+                    "cancelled. Retry, or raise 'timeout' for this server in the skill's mcp.json"
+                ) from None
+            if exc.code == types.CONNECTION_CLOSED:
+                self._mark_down()
+                raise UpstreamUnavailable(
+                    f"server {self.name!r} closed the connection during {tool!r}; it is being restarted, "
+                    "retry the call"
+                ) from None
+            raise UpstreamUnavailable(
+                f"server {self.name!r} rejected {tool!r}: {self.redact(exc.error.message)}"
+            ) from None
+        except RuntimeError as exc:  # the SDK's check of structuredContent against outputSchema
+            raise UpstreamUnavailable(
+                f"server {self.name!r} answered {tool!r} wrongly: {self.redact(str(exc))}"
+            ) from None
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    async def _wait_ready(self) -> Client:
+        if self.state is State.BACKOFF:
+            wait = max(0.0, self._retry_at - anyio.current_time())
+            raise UpstreamUnavailable(
+                f"server {self.name!r} is down ({self.last_error}); next restart in {wait:.1f} s. "
+                "Other skills keep working; retry later"
+            )
+        with anyio.move_on_after(self.start_timeout + 1):
+            await self._ready.wait()
+        if self._client is None or self.state is not State.READY:
+            raise UpstreamUnavailable(
+                f"server {self.name!r} could not be started: {self.last_error or 'no answer'}; "
+                "check its command/url in mcp.json (try `skillgate call` to debug the binding)"
+            )
+        return self._client
+
+    # -- supervision -----------------------------------------------------------
+
+    async def run(self) -> None:
+        """Keep the connection up until cancelled (the pool cancels it on shutdown)."""
+        failures = 0
+        try:
+            while True:
+                if await self._connect_once():
+                    self.restarts += 1
+                    failures = 0
+                    continue  # it was healthy: restart at once
+                failures += 1
+                delay = min(self._backoff_max, self._backoff_initial * 2 ** (failures - 1))
+                self._retry_at = anyio.current_time() + delay
+                self.state = State.BACKOFF
+                self._ready.set()  # wake waiters: they fail fast with the error
+                await anyio.sleep(delay)
+        finally:
+            self._client = None
+            self.state = State.STOPPED
+
+    def _mark_down(self) -> None:
+        """The connection is gone: new calls wait for the restart instead of using it."""
+        self._client = None
+        self.state = State.STARTING
+        if self._ready.is_set():
+            self._ready = anyio.Event()
+        self._broken.set()
+
+    async def _connect_once(self) -> bool:
+        """One connection's life; True if it got ready before it ended."""
+        self.state = State.STARTING
+        if self._ready.is_set():
+            self._ready = anyio.Event()
+        self._broken = anyio.Event()
+        became_ready = False
+        with anyio.CancelScope() as attempt:
+            attempt.deadline = anyio.current_time() + self.start_timeout
+            try:
+                async with AsyncExitStack() as stack:
+                    transport = _watched(await self._transport(stack), self._mark_down)
+                    client = await stack.enter_async_context(
+                        Client(transport, message_handler=self._on_message)
+                    )
+                    self._tools = await _list_all_tools(client)
+                    self._tools_known = True
+                    attempt.deadline = math.inf
+                    self._client = client
+                    self.state = State.READY
+                    self.last_error = None
+                    became_ready = True
+                    self._ready.set()
+                    logger.info("upstream %s ready with %d tools", self.name, len(self._tools))
+                    await self._broken.wait()
+                    self.last_error = "the connection closed"
+                    logger.warning("upstream %s closed its connection; restarting", self.name)
+            except SkillgateError as exc:
+                self.last_error = str(exc)
+            except Exception as exc:  # any failure of a third-party server is reported, never raised
+                self.last_error = self.redact(_describe(exc))
+                logger.warning("upstream %s failed: %s", self.name, self.last_error)
+            finally:
+                self._client = None
+        if attempt.cancelled_caught:
+            self.last_error = f"it did not answer within {self.start_timeout:g} s"
+        return became_ready
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification) and self._client is not None:
+            self._tools = await _list_all_tools(self._client, refresh=True)
+        elif isinstance(message, Exception):
+            logger.debug("upstream %s: %s", self.name, message)
+
+    async def _transport(self, stack: AsyncExitStack) -> Transport:
+        entry, name = self.binding.entry, self.name
+        kind = self.binding.kind
+        if kind == "stdio":
+            assert entry.command is not None
+            command = _find_command(expand(entry.command, self._environ, name))
+            params = StdioServerParameters(
+                command=command,
+                args=[expand(a, self._environ, name) for a in entry.args],
+                env={k: expand(v, self._environ, name) for k, v in entry.env.items()},
+                cwd=self.binding.resolved_cwd(),
+            )
+            return stdio_client(params, errlog=sys.stderr)
+        assert entry.url is not None
+        url = expand(entry.url, self._environ, name)
+        headers = {k: expand(v, self._environ, name) for k, v in entry.headers.items()}
+        if kind == "sse":
+            return sse_client(url, headers=headers)
+        http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
+        return streamable_http_client(url, http_client=http)
+
+
+@asynccontextmanager
+async def _watched(transport: Transport, on_close: Callable[[], None]) -> AsyncIterator[TransportStreams]:
+    """The transport's streams, calling `on_close` as soon as the server's side ends.
+
+    The SDK notices a dead server only when a request fails; watching the read stream
+    lets the supervisor restart a crashed server before the next call needs it.
+    """
+    async with transport as (read, write):
+        send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+
+        async def pump() -> None:
+            try:
+                async with send:
+                    async for message in read:
+                        await send.send(message)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass
+            finally:
+                on_close()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump)
+            try:
+                yield receive, write
+            finally:
+                tg.cancel_scope.cancel()
+
+
+async def _list_all_tools(client: Client, refresh: bool = False) -> list[types.Tool]:
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    while True:
+        page = await client.list_tools(cursor=cursor, cache_mode="refresh" if refresh else "use")
+        tools += page.tools
+        cursor = page.next_cursor
+        if not cursor:
+            return sorted(tools, key=lambda t: t.name)
+
+
+def _find_command(command: str) -> str:
+    """Resolve a bare command on PATH, with skillgate's own bin folder first.
+
+    Servers installed in the same virtualenv as skillgate are found even when the
+    virtualenv is not activated.
+    """
+    if os.sep in command:
+        return command
+    search = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    return shutil.which(command, path=search) or command
+
+
+def _describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found: {exc.filename or exc}"
+    if isinstance(exc, MCPError):
+        return exc.error.message
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
