@@ -114,9 +114,7 @@ def _template_line(exc: BaseException, offset: int) -> int | None:
     tb = exc.__traceback__
     line = None
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            debug = tb.tb_frame.f_globals.get("__jinja_template__")
-            if debug is not None:
-                line = debug.get_corresponding_lineno(tb.tb_lineno)
+        if tb.tb_frame.f_code.co_filename == "<template>":  # Jinja rewrote it to the template line
+            line = tb.tb_lineno
         tb = tb.tb_next
     return _line(line, offset)

@@ -1,0 +1,134 @@
+"""Shared fixtures: catalogs written on disk, real upstream servers, a gateway client."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, Implementation
+
+from skillgate.catalog import Catalog
+from skillgate.gateway import Gateway
+from skillgate.pool import UpstreamPool
+from skillgate.server import SkillgateServer
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "skills"
+NPM = REPO / ".npm" / "node_modules" / "@modelcontextprotocol"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def write_skill(
+    root: Path,
+    name: str,
+    description: str = "A skill for tests.",
+    body: str = "# Title\n\nDo the thing.\n",
+    servers: dict[str, Any] | None = None,
+    folder: Path | None = None,
+) -> Path:
+    """Write a skill folder under `root` (or `root/folder`) and return it."""
+    skill_dir = (folder or root) / name
+    skill_dir.mkdir(parents=True, exist_ok=True)
+    frontmatter = f"---\nname: {name}\ndescription: {json.dumps(description)}\n---\n"
+    (skill_dir / "SKILL.md").write_text(frontmatter + textwrap.dedent(body))
+    if servers is not None:
+        (skill_dir / "mcp.json").write_text(json.dumps({"mcpServers": servers}, indent=2))
+    return skill_dir
+
+
+def faulty_server(**extra: Any) -> dict[str, Any]:
+    """An mcp.json entry for the fault-injecting test server."""
+    return {"command": sys.executable, "args": ["-m", "tests.servers.faulty"], "cwd": str(REPO), **extra}
+
+
+def time_server(**extra: Any) -> dict[str, Any]:
+    return {"command": "mcp-server-time", "args": ["--local-timezone", "UTC"], **extra}
+
+
+@asynccontextmanager
+async def gateway_client(
+    root: Path, mode: str = "auto", client_info: Implementation | None = None, **pool_options: Any
+) -> AsyncIterator[tuple[Client, UpstreamPool]]:
+    """skillgate in process, driven by the SDK's Client."""
+    catalog = Catalog.load(root)
+    async with UpstreamPool(os.environ, **pool_options) as pool:
+        app = SkillgateServer(Gateway(catalog, pool))
+        async with Client(app.server, mode=mode, client_info=client_info) as client:  # type: ignore[arg-type]
+            yield client, pool
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on port {port} within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def everything_http() -> Iterator[str]:
+    """npm server-everything over streamable HTTP; yields its /mcp URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", str(NPM / "server-everything" / "dist" / "index.js"), "streamableHttp"],
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(getattr(block, "text", "") for block in result.content)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purposes
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until_dead(pid: int, seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return False

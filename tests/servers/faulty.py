@@ -1,0 +1,54 @@
+"""A small upstream MCP server for fault tests: it can hang, crash and report its pid.
+
+Run: python -m tests.servers.faulty
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("faulty")
+
+
+@server.tool()
+def echo(text: str, times: int = 1) -> str:
+    """Return the text, repeated `times` times."""
+    return text * times
+
+
+@server.tool()
+def pid() -> int:
+    """The process id of this server."""
+    return os.getpid()
+
+
+@server.tool()
+async def hang(seconds: float = 3600) -> str:
+    """Sleep for `seconds` before answering."""
+    await anyio.sleep(seconds)
+    return "woke up"
+
+
+@server.tool()
+async def wait_for_cancel(marker: str) -> str:
+    """Wait until the call is cancelled, then write 'cancelled' to the file `marker`."""
+    try:
+        await anyio.sleep(3600)
+    except anyio.get_cancelled_exc_class():
+        Path(marker).write_text("cancelled")
+        raise
+    return "never cancelled"
+
+
+@server.tool()
+def crash() -> str:
+    """Exit the process at once, without answering."""
+    os._exit(3)
+
+
+if __name__ == "__main__":
+    server.run("stdio")
