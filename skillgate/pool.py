@@ -46,6 +46,18 @@ class UpstreamPool:
             self._tg = None
             self._upstreams.clear()
 
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every upstream now and wait (bounded) until their processes are gone.
+
+        For callers that must stop from another task than the one inside `async with`,
+        such as a signal handler while that task is blocked reading stdin.
+        """
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+        with anyio.move_on_after(timeout):
+            for upstream in self.upstreams:
+                await upstream.stopped.wait()
+
     def get(self, binding: ServerBinding) -> Upstream:
         """The upstream for `binding`, started on first need, never started twice."""
         key = binding.connection_key()

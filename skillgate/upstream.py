@@ -71,6 +71,7 @@ class Upstream:
         self._ready = anyio.Event()
         self._broken = anyio.Event()
         self._retry_at = 0.0
+        self.stopped = anyio.Event()
         self._secrets = secret_values(binding, environ)
 
     @property
@@ -162,6 +163,7 @@ class Upstream:
         finally:
             self._client = None
             self.state = State.STOPPED
+            self.stopped.set()
 
     def _mark_down(self) -> None:
         """The connection is gone: new calls wait for the restart instead of using it."""

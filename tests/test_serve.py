@@ -1,0 +1,158 @@
+"""skillgate as a real process: stdio in both eras, a third-party client, HTTP, and clean exits."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from fastmcp import Client as FastMCPClient
+from fastmcp.client.transports import StdioTransport
+from mcp import Client, StdioServerParameters
+
+from tests.conftest import EXAMPLES, REPO, faulty_server, pid_alive, text_of, wait_until_dead, write_skill
+
+pytestmark = pytest.mark.anyio
+
+
+def gateway_params(catalog: Path) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "skillgate", "serve", str(catalog)],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
+        cwd=str(REPO),
+    )
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_stdio_gateway_serves_the_example_catalog_in_both_eras(mode: str) -> None:
+    async with Client(gateway_params(EXAMPLES), mode=mode) as client:
+        assert [t.name for t in (await client.list_tools()).tools] == ["list_skills", "load_skill", "call_skill"]
+        assert client.instructions is not None and "time-zones" in client.instructions
+        found = await client.call_tool("list_skills", {"query": "what time is it in Tokyo"})
+        assert found.structured_content is not None
+        assert found.structured_content["skills"][0]["name"] == "time-zones"
+        loaded = await client.call_tool("load_skill", {"name": "time-zones", "variables": {"style": "full"}})
+        assert "UTC offset" in text_of(loaded)
+        result = await client.call_tool(
+            "call_skill", {"name": "time-zones", "tool": "get_current_time", "arguments": {"timezone": "Asia/Tokyo"}}
+        )
+        assert not result.is_error and result.structured_content is not None
+        assert result.structured_content["timezone"] == "Asia/Tokyo"
+
+
+async def test_fastmcp_client_lists_loads_and_calls() -> None:
+    transport = StdioTransport(
+        command=sys.executable,
+        args=["-m", "skillgate", "serve", str(EXAMPLES)],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
+        cwd=str(REPO),
+    )
+    async with FastMCPClient(transport) as client:
+        names = [t.name for t in await client.list_tools()]
+        assert names == ["list_skills", "load_skill", "call_skill"]
+        listed = await client.call_tool("list_skills", {})
+        assert [s["name"] for s in listed.structured_content["skills"]][0] == "commit-messages"
+        result = await client.call_tool(
+            "call_skill",
+            {"name": "time-zones", "tool": "convert_time", "arguments": {
+                "source_timezone": "Europe/Berlin", "time": "09:00", "target_timezone": "Asia/Tokyo"}},
+        )  # fmt: skip
+        assert "Asia/Tokyo" in result.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def faulty_catalog(tmp_path: Path) -> Path:
+    write_skill(tmp_path, "f", servers={"faulty": faulty_server()})
+    return tmp_path
+
+
+async def upstream_pid(client: Client) -> int:
+    return int(text_of(await client.call_tool("call_skill", {"name": "f", "tool": "pid"})))
+
+
+async def test_no_upstream_outlives_a_gateway_whose_client_closed(faulty_catalog: Path) -> None:
+    async with Client(gateway_params(faulty_catalog)) as client:
+        pid = await upstream_pid(client)
+        assert pid_alive(pid)
+    assert wait_until_dead(pid)
+
+
+def _gateway_process(catalog: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "skillgate", "--log-level", "info", "serve", str(catalog), "--http", "--port", "0"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+def http_gateway(faulty_catalog: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    process = _gateway_process(faulty_catalog)
+    assert process.stderr is not None
+    stderr = process.stderr
+    try:
+        for line in stderr:
+            match = re.search(rb"serving \d+ skills at (http://\S+)", line)
+            if match:
+                break
+        else:
+            raise AssertionError("the gateway did not announce its URL")
+        drain = threading.Thread(target=stderr.read, daemon=True)  # keep its stderr pipe from filling
+        drain.start()
+        yield process, match.group(1).decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        stderr.close()
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_http_gateway_answers_both_eras_and_sigterm_leaves_no_upstream(
+    http_gateway: tuple[subprocess.Popen[bytes], str], mode: str
+) -> None:
+    process, url = http_gateway
+    assert url.startswith("http://127.0.0.1:")
+    async with Client(url, mode=mode) as client:
+        listed = await client.call_tool("list_skills", {})
+        assert listed.structured_content is not None and listed.structured_content["total"] == 1
+        pid = await upstream_pid(client)
+    process.send_signal(signal.SIGTERM)
+    await anyio.to_thread.run_sync(lambda: process.wait(20))
+    assert process.returncode == 0
+    assert wait_until_dead(pid)
+
+
+async def test_sigterm_to_a_stdio_gateway_leaves_no_upstream(faulty_catalog: Path) -> None:
+    process = await anyio.open_process(
+        [sys.executable, "-m", "skillgate", "serve", str(faulty_catalog)], cwd=REPO, stderr=subprocess.DEVNULL
+    )
+    async with process:
+        assert process.stdin is not None and process.stdout is not None
+        messages = [
+            '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+            '"capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}',
+            '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+            '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"call_skill",'
+            '"arguments":{"name":"f","tool":"pid"}}}',
+        ]
+        await process.stdin.send(("\n".join(messages) + "\n").encode())
+        buffer = b""
+        with anyio.fail_after(30):
+            while b'"id":2' not in buffer:
+                buffer += await process.stdout.receive()
+        pid = int(re.search(rb'"result":(\d+)', buffer).group(1))  # type: ignore[union-attr]
+        assert pid_alive(pid)
+        process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            await process.wait()
+    assert wait_until_dead(pid)
