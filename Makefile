@@ -37,7 +37,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.latency
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.core
 
 clean:
 	rm -rf $(VENV) $(NPM_PREFIX)

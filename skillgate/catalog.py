@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skillgate.binding import ServerEntry, merge_bindings, read_mcp_json
+from skillgate.binding import ServerBinding, ServerEntry, merge_bindings, read_mcp_json
 from skillgate.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.errors import SkillNotFound, UsageError
 from skillgate.frontmatter import parse_skill_file
@@ -126,12 +126,13 @@ def load_skill(
         )
         return None, diagnostics
     mcp_json = skill_dir / "mcp.json"
-    bindings = []
+    bindings: list[ServerBinding] = []
     if mcp_json.is_file():
         entries, found = read_mcp_json(mcp_json)
         diagnostics += found
         bindings, found = merge_bindings(entries, skill_dir.resolve(), shared, root, mcp_json)
         diagnostics += found
+    diagnostics += _collisions(bindings, mcp_json)
     syntax_error = check_syntax(parsed.body, skill_dir)
     if syntax_error is not None:
         line, message = syntax_error
@@ -150,3 +151,28 @@ def load_skill(
         files=list_files(skill_dir),
     )
     return skill, diagnostics
+
+
+def _collisions(bindings: list[ServerBinding], mcp_json: Path) -> list[Diagnostic]:
+    """Tool names that two bound servers' allowlists both name exactly.
+
+    Globs and absent allowlists are checked when the servers' tool lists are known;
+    at run time the first server in name order wins a name both expose.
+    """
+    owners: dict[str, str] = {}
+    found = []
+    for binding in bindings:
+        for tool in binding.entry.allowed_tools or []:
+            if any(ch in tool for ch in "*?["):
+                continue
+            if tool in owners and owners[tool] != binding.name:
+                found.append(
+                    Diagnostic.at(
+                        mcp_json,
+                        "SG204",
+                        f"tool {tool!r} is allowed from both {owners[tool]!r} and {binding.name!r}; "
+                        "a skill's tool names must be unique, remove it from one allowlist",
+                    )
+                )
+            owners.setdefault(tool, binding.name)
+    return found

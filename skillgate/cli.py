@@ -190,12 +190,14 @@ def render(args: tuple[str, ...], pairs: tuple[str, ...], section: str | None, a
 
     loaded = _with_gateway(catalog, work)
     tool_text = json.dumps([dump(t) for t in loaded.tools], separators=(",", ":"))
+    instructions = count_tokens(loaded.instructions)
+    schemas = count_tokens(tool_text) if loaded.tools else 0
     tokens = {
-        "instructions": count_tokens(loaded.instructions),
-        "tools": count_tokens(tool_text) if loaded.tools else 0,
+        "instructions": instructions,
+        "tools": schemas,
+        "total": instructions + schemas,
         "encoding": ENCODING,
     }
-    tokens["total"] = int(tokens["instructions"]) + int(tokens["tools"])
     if as_json:
         _print_json({**dump(loaded), "tokens": tokens})
         return

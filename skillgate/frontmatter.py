@@ -106,7 +106,8 @@ def _no_frontmatter(path: Path) -> Diagnostic:
     return Diagnostic.at(
         path,
         "SG101",
-        "SKILL.md must start with YAML frontmatter between '---' lines, with at least 'name' and 'description'",
+        "SKILL.md must start with YAML frontmatter between '---' lines, "
+        "with at least 'name' and 'description'",
     )
 
 

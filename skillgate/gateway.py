@@ -53,6 +53,7 @@ class Gateway:
     ) -> SkillPage:
         limit = min(max(1, limit or DEFAULT_LIMIT), MAX_LIMIT)
         offset = _decode_cursor(cursor)
+        ranked: list[tuple[Skill, float | None]]
         if query and query.strip():
             hits = self.index().search(query)
             ranked = [(self.catalog.skills[h.name], h.score) for h in hits]

@@ -105,10 +105,10 @@ class SkillgateServer:
             if params.name == "call_skill":
                 call = CallSkillArgs.model_validate(arguments)
 
-                async def progress(value: float, total: float | None, message: str | None) -> None:
-                    await ctx.session.report_progress(value, total, message)
+                async def forward_progress(progress: float, total: float | None, message: str | None) -> None:
+                    await ctx.session.report_progress(progress, total, message)
 
-                result = await self.gateway.call_skill(call.name, call.tool, call.arguments, progress)
+                result = await self.gateway.call_skill(call.name, call.tool, call.arguments, forward_progress)
                 return _passthrough(result)
             return _error(
                 f"unknown tool {params.name!r}; skillgate's tools are list_skills, load_skill and call_skill"

@@ -6,8 +6,6 @@ import warnings
 from functools import lru_cache
 from typing import Any
 
-
-
 ENCODING = "o200k_base"
 
 

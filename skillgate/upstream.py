@@ -13,7 +13,7 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from enum import StrEnum
 from typing import Any
@@ -25,6 +25,7 @@ from mcp.client._transport import Transport, TransportStreams
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.message import SessionMessage
 
 from skillgate.binding import ServerBinding, expand, secret_values
@@ -32,7 +33,7 @@ from skillgate.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailabl
 
 logger = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+ProgressFn = ProgressFnT  # (progress, total, message) -> None
 
 
 class State(StrEnum):
@@ -229,7 +230,9 @@ class Upstream:
                 env={k: expand(v, self._environ, name) for k, v in entry.env.items()},
                 cwd=self.binding.resolved_cwd(),
             )
-            return stdio_client(params, errlog=sys.stderr)
+            # The server's own stderr goes to the process's real stderr (file descriptor 2),
+            # even when sys.stderr is redirected in-process.
+            return stdio_client(params, errlog=sys.__stderr__ or sys.stderr)
         assert entry.url is not None
         url = expand(entry.url, self._environ, name)
         headers = {k: expand(v, self._environ, name) for k, v in entry.headers.items()}

@@ -43,7 +43,9 @@ def test_transport_kind_follows_the_entry() -> None:
 def test_skill_entry_is_merged_over_the_shared_one(tmp_path: Path) -> None:
     shared = {"git": ServerEntry.model_validate({"command": "mcp-server-git", "args": ["-r", "."]})}
     skill = {"git": ServerEntry.model_validate({"allowedTools": ["git_log"], "timeout": 5})}
-    (binding,), diagnostics = merge_bindings(skill, tmp_path / "s", shared, tmp_path, tmp_path / "s" / "mcp.json")
+    (binding,), diagnostics = merge_bindings(
+        skill, tmp_path / "s", shared, tmp_path, tmp_path / "s" / "mcp.json"
+    )
     assert diagnostics == []
     assert binding.entry.command == "mcp-server-git" and binding.entry.args == ["-r", "."]
     assert binding.entry.allowed_tools == ["git_log"] and binding.timeout == 5
@@ -65,7 +67,9 @@ def test_entry_without_command_and_without_shared_server_is_sg203(tmp_path: Path
     mcp_json = tmp_path / "mcp.json"
     mcp_json.write_text('{"mcpServers": {\n  "nope": {"allowedTools": ["x"]}\n}}')
     entries, _ = read_mcp_json(mcp_json)
-    bindings, (diag,) = merge_bindings(entries, tmp_path, {"git": ServerEntry(command="g")}, tmp_path, mcp_json)
+    bindings, (diag,) = merge_bindings(
+        entries, tmp_path, {"git": ServerEntry(command="g")}, tmp_path, mcp_json
+    )
     assert bindings == []
     assert (diag.code, diag.line) == ("SG203", 2)
     assert "git" in diag.message

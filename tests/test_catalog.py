@@ -69,3 +69,18 @@ def test_files_exclude_configuration_and_hidden_files(tmp_path: Path) -> None:
     (skill / ".hidden").write_text("h")
     files = Catalog.load(tmp_path).get("s").files
     assert [(f.path, f.size) for f in files] == [("references/a.md", 1)]
+
+
+def test_two_servers_allowing_the_same_tool_is_sg204(tmp_path: Path) -> None:
+    write_skill(
+        tmp_path,
+        "s",
+        servers={
+            "a": {"command": "x", "allowedTools": ["read"]},
+            "b": {"command": "y", "allowedTools": ["read"]},
+        },
+    )
+    catalog = Catalog.load(tmp_path)
+    (diag,) = catalog.errors
+    assert diag.code == "SG204" and "'read'" in diag.message
+    assert "s" not in catalog.skills

@@ -3,7 +3,9 @@ from skillgate.search import SearchDocument, SearchIndex, edit_distance, tokeniz
 DOCS = [
     SearchDocument("kubernetes-deploy", "Deploy services to a Kubernetes cluster.", ["Rollouts"]),
     SearchDocument("time-zones", "Current time in a timezone; convert between time zones.", ["Converting"]),
-    SearchDocument("git-history", "Explore commits of a repository.", ["Recent commits"], ["git_log Show logs"]),
+    SearchDocument(
+        "git-history", "Explore commits of a repository.", ["Recent commits"], ["git_log Show logs"]
+    ),
     SearchDocument("weather", "Forecasts for a city.", []),
 ]
 

@@ -34,7 +34,11 @@ def gateway_params(catalog: Path) -> StdioServerParameters:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_stdio_gateway_serves_the_example_catalog_in_both_eras(mode: str) -> None:
     async with Client(gateway_params(EXAMPLES), mode=mode) as client:
-        assert [t.name for t in (await client.list_tools()).tools] == ["list_skills", "load_skill", "call_skill"]
+        assert [t.name for t in (await client.list_tools()).tools] == [
+            "list_skills",
+            "load_skill",
+            "call_skill",
+        ]
         assert client.instructions is not None and "time-zones" in client.instructions
         found = await client.call_tool("list_skills", {"query": "what time is it in Tokyo"})
         assert found.structured_content is not None
@@ -42,7 +46,8 @@ async def test_stdio_gateway_serves_the_example_catalog_in_both_eras(mode: str) 
         loaded = await client.call_tool("load_skill", {"name": "time-zones", "variables": {"style": "full"}})
         assert "UTC offset" in text_of(loaded)
         result = await client.call_tool(
-            "call_skill", {"name": "time-zones", "tool": "get_current_time", "arguments": {"timezone": "Asia/Tokyo"}}
+            "call_skill",
+            {"name": "time-zones", "tool": "get_current_time", "arguments": {"timezone": "Asia/Tokyo"}},
         )
         assert not result.is_error and result.structured_content is not None
         assert result.structured_content["timezone"] == "Asia/Tokyo"
@@ -59,7 +64,7 @@ async def test_fastmcp_client_lists_loads_and_calls() -> None:
         names = [t.name for t in await client.list_tools()]
         assert names == ["list_skills", "load_skill", "call_skill"]
         listed = await client.call_tool("list_skills", {})
-        assert [s["name"] for s in listed.structured_content["skills"]][0] == "commit-messages"
+        assert listed.structured_content["skills"][0]["name"] == "commit-messages"
         result = await client.call_tool(
             "call_skill",
             {"name": "time-zones", "tool": "convert_time", "arguments": {
@@ -87,7 +92,18 @@ async def test_no_upstream_outlives_a_gateway_whose_client_closed(faulty_catalog
 
 def _gateway_process(catalog: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "skillgate", "--log-level", "info", "serve", str(catalog), "--http", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "skillgate",
+            "--log-level",
+            "info",
+            "serve",
+            str(catalog),
+            "--http",
+            "--port",
+            "0",
+        ],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

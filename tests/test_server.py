@@ -37,7 +37,9 @@ def catalog(tmp_path: Path) -> Path:
     notes = write_skill(tmp_path, "notes", "Instructions only, with a reference file.")
     (notes / "references").mkdir()
     (notes / "references" / "guide.md").write_text("# Guide\n")
-    write_skill(tmp_path, "echoes", "Echo text back.", servers={"f": faulty_server(allowedTools=["echo", "hang"])})
+    write_skill(
+        tmp_path, "echoes", "Echo text back.", servers={"f": faulty_server(allowedTools=["echo", "hang"])}
+    )
     write_skill(tmp_path, "hostile", "Tries to escape.", body="{{ ''.__class__.__mro__ }}\n")
     return tmp_path
 
@@ -48,7 +50,9 @@ async def test_tools_have_output_schemas_and_the_catalog_is_in_instructions(cata
         tools = (await client.list_tools()).tools
         assert [t.name for t in tools] == ["list_skills", "load_skill", "call_skill"]
         assert all(t.output_schema is not None for t in tools)
-        assert client.instructions is not None and "- time-zones: Tell the current time" in client.instructions
+        assert (
+            client.instructions is not None and "- time-zones: Tell the current time" in client.instructions
+        )
         assert startup_tokens(tools, client.instructions) <= 1000
 
 
@@ -71,7 +75,9 @@ async def test_list_skills_pages_in_name_order_and_searches(catalog: Path, mode:
 @pytest.mark.parametrize("mode", MODES)
 async def test_load_skill_renders_with_variables_and_lists_tools_and_files(catalog: Path, mode: str) -> None:
     async with gateway_client(catalog, mode) as (client, _):
-        result = await client.call_tool("load_skill", {"name": "time-zones", "variables": {"home": "Asia/Tokyo"}})
+        result = await client.call_tool(
+            "load_skill", {"name": "time-zones", "variables": {"home": "Asia/Tokyo"}}
+        )
         assert not result.is_error, text_of(result)
         data = result.structured_content
         assert data is not None
@@ -108,7 +114,8 @@ async def test_client_name_reaches_the_template(catalog: Path, mode: str) -> Non
 async def test_call_skill_returns_the_upstream_result_without_a_prior_load(catalog: Path, mode: str) -> None:
     async with gateway_client(catalog, mode) as (client, _):
         result = await client.call_tool(
-            "call_skill", {"name": "time-zones", "tool": "get_current_time", "arguments": {"timezone": "Asia/Tokyo"}}
+            "call_skill",
+            {"name": "time-zones", "tool": "get_current_time", "arguments": {"timezone": "Asia/Tokyo"}},
         )
         assert not result.is_error, text_of(result)
         assert result.structured_content is not None
@@ -126,13 +133,19 @@ async def test_mistakes_come_back_as_tool_errors_that_name_the_fix(catalog: Path
 
         assert "'time-zones'" in await error("load_skill", {"name": "time-zone"})
         assert "'time-zones'" in await error("call_skill", {"name": "time-zonez", "tool": "x"})
-        not_allowed = await error("call_skill", {"name": "time-zones", "tool": "convert_time", "arguments": {}})
+        not_allowed = await error(
+            "call_skill", {"name": "time-zones", "tool": "convert_time", "arguments": {}}
+        )
         assert "allowlist" in not_allowed and "get_current_time" in not_allowed
         unknown = await error("call_skill", {"name": "echoes", "tool": "nope"})
         assert "echo, hang" in unknown
-        bad = await error("call_skill", {"name": "time-zones", "tool": "get_current_time", "arguments": {"tz": 1}})
+        bad = await error(
+            "call_skill", {"name": "time-zones", "tool": "get_current_time", "arguments": {"tz": 1}}
+        )
         assert "'timezone' is a required property" in bad
-        typed = await error("call_skill", {"name": "echoes", "tool": "echo", "arguments": {"text": "a", "times": "x"}})
+        typed = await error(
+            "call_skill", {"name": "echoes", "tool": "echo", "arguments": {"text": "a", "times": "x"}}
+        )
         assert "times: 'x' is not of type 'integer'" in typed
         assert "instructions only" in await error("call_skill", {"name": "notes", "tool": "x"})
         escape = await error("load_skill", {"name": "notes", "file": "../../etc/passwd"})
@@ -146,12 +159,14 @@ async def test_mistakes_come_back_as_tool_errors_that_name_the_fix(catalog: Path
 
 def test_startup_context_stays_within_budget_at_any_catalog_size(tmp_path: Path) -> None:
     for size in [0, 1, 50, 1000, 10000]:
-        entries = [Entry(f"skill-{i:05d}", f"Does task number {i} with care and detail. " * 3) for i in range(size)]
+        entries = [
+            Entry(f"skill-{i:05d}", f"Does task number {i} with care and detail. " * 3) for i in range(size)
+        ]
         startup = fit_startup(entries, meta_tools)
         tokens = startup_tokens(meta_tools(startup.list_skills_description), startup.instructions)
         assert tokens <= 1000, (size, tokens)
         if size > 20:
-            assert f"more: search them with list_skills" in startup.instructions
+            assert "more: search them with list_skills" in startup.instructions
 
 
 def test_the_example_catalog_fits_whole_in_the_startup_context() -> None:

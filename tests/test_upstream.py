@@ -122,7 +122,9 @@ async def test_progress_and_cancellation_pass_through_over_streamable_http(
     write_skill(
         tmp_path,
         "demo",
-        servers={"everything": {"url": everything_http, "allowedTools": ["echo", "trigger-long-running-operation"]}},
+        servers={
+            "everything": {"url": everything_http, "allowedTools": ["echo", "trigger-long-running-operation"]}
+        },
     )
     progress: list[tuple[float, float | None]] = []
 
@@ -139,7 +141,9 @@ async def test_progress_and_cancellation_pass_through_over_streamable_http(
         assert "Long running operation completed" in text_of(result)
         assert progress == [(1, 3), (2, 3), (3, 3)]
         with anyio.move_on_after(0.5) as scope:
-            await client.call_tool("call_skill", call("demo", "trigger-long-running-operation", duration=30, steps=2))
+            await client.call_tool(
+                "call_skill", call("demo", "trigger-long-running-operation", duration=30, steps=2)
+            )
         assert scope.cancelled_caught
         echoed = await client.call_tool("call_skill", call("demo", "echo", message="hi"))
         assert "hi" in text_of(echoed)

@@ -1,0 +1,89 @@
+"""Every command the README shows is run here, as a user would type it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text()
+COMMANDS = [line[2:].split("  #")[0].strip() for line in README.splitlines() if line.startswith("$ ")]
+ENV = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_the_readme_shows_the_two_commands_first() -> None:
+    assert COMMANDS[:2] == ["make run", "make test"]
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c.startswith("skillgate ")])
+def test_readme_command_succeeds(command: str) -> None:
+    result = subprocess.run(shlex.split(command), cwd=REPO, env=ENV, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout or result.stderr
+
+
+def test_make_run_serves_the_example_catalog_over_http() -> None:
+    # `make test` is the command running this suite; `make run` is run here for real.
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run", "PORT=0"],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    try:
+        url = None
+        for line in process.stderr:
+            match = re.search(rb"serving 5 skills at (http://127\.0\.0\.1:\d+/mcp)", line)
+            if match:
+                url = match.group(1).decode()
+                break
+        assert url is not None, "make run did not announce its URL"
+
+        async def use() -> None:
+            async with Client(url) as client:
+                result = await client.call_tool(
+                    "call_skill",
+                    {
+                        "name": "time-zones",
+                        "tool": "get_current_time",
+                        "arguments": {"timezone": "Asia/Tokyo"},
+                    },
+                )
+                assert result.structured_content is not None
+                assert result.structured_content["timezone"] == "Asia/Tokyo"
+
+        anyio.run(use)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+        process.stderr.close()
+
+
+def test_every_documented_diagnostic_code_exists() -> None:
+    from skillgate.diagnostics import CODES
+
+    documented = set(re.findall(r"^\| (SG\d{3}) \|", README, re.MULTILINE))
+    assert documented == set(CODES)
+
+
+def test_readme_names_every_module() -> None:
+    modules = {
+        p.name for p in (REPO / "skillgate").glob("*.py") if p.name not in ("__init__.py", "__main__.py")
+    }
+    assert modules <= set(re.findall(r"^  (\w+\.py) ", README, re.MULTILINE))
+
+
+def test_readme_is_where_the_repository_says() -> None:
+    assert Path(REPO / "README.md").is_file()
