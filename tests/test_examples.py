@@ -20,7 +20,7 @@ CALLS: dict[str, tuple[str, dict[str, Any], str]] = {
         "convert_time",
         {"source_timezone": "Europe/Berlin", "time": "09:00", "target_timezone": "Asia/Tokyo"},
         "Asia/Tokyo",
-    ),  # fmt: skip
+    ),
     "git-history": ("git_log", {"repo_path": ".", "max_count": 1}, "Commit"),
     "git-status": ("git_status", {"repo_path": "."}, "Repository status"),
     "repo-files": ("read_text_file", {"path": str(REPO / "pyproject.toml"), "head": 3}, "build-system"),
