@@ -94,16 +94,26 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 
 @pytest.fixture(scope="session")
 def everything_http() -> Iterator[str]:
     """npm server-everything over streamable HTTP; yields its /mcp URL."""
+    yield from _everything("streamableHttp", "/mcp")
+
+
+@pytest.fixture(scope="session")
+def everything_sse() -> Iterator[str]:
+    """npm server-everything over legacy SSE; yields its /sse URL."""
+    yield from _everything("sse", "/sse")
+
+
+def _everything(transport: str, path: str) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        ["node", str(NPM / "server-everything" / "dist" / "index.js"), "streamableHttp"],
+        ["node", str(NPM / "server-everything" / "dist" / "index.js"), transport],
         env={**os.environ, "PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}{path}"
     finally:
         process.terminate()
         process.wait(10)

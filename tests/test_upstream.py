@@ -147,3 +147,23 @@ async def test_progress_and_cancellation_pass_through_over_streamable_http(
         assert scope.cancelled_caught
         echoed = await client.call_tool("call_skill", call("demo", "echo", message="hi"))
         assert "hi" in text_of(echoed)
+
+
+async def test_legacy_sse_upstream_is_reached_when_the_url_says_so(tmp_path: Path, everything_sse: str) -> None:
+    write_skill(tmp_path, "old", servers={"everything": {"url": everything_sse, "allowedTools": ["echo"]}})
+    async with gateway_client(tmp_path) as (client, pool):
+        echoed = await client.call_tool("call_skill", call("old", "echo", message="over sse"))
+        assert "over sse" in text_of(echoed), text_of(echoed)
+        assert pool.upstreams[0].binding.kind == "sse"
+
+
+async def test_expanded_secrets_never_appear_in_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKILLGATE_TEST_SECRET", "hunter2-very-secret")
+    write_skill(tmp_path, "s", servers={"x": {"command": "/nonexistent/${SKILLGATE_TEST_SECRET}"}})
+    write_skill(tmp_path, "u", servers={"y": {"command": "x", "args": ["${SKILLGATE_TEST_UNSET_VAR}"]}})
+    async with gateway_client(tmp_path) as (client, _):
+        failed = await client.call_tool("call_skill", call("s", "t"))
+        assert failed.is_error and "hunter2" not in text_of(failed)
+        assert "***" in text_of(failed)
+        unset = await client.call_tool("call_skill", call("u", "t"))
+        assert "SKILLGATE_TEST_UNSET_VAR is not set" in text_of(unset)
