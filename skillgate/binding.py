@@ -26,6 +26,7 @@ from skillgate.diagnostics import Diagnostic
 from skillgate.errors import EnvVarMissing
 
 Transport = Literal["stdio", "http", "streamable-http", "streamableHttp", "sse"]
+DriftPolicy = Literal["block", "warn", "off"]
 
 
 class ServerEntry(BaseModel):
@@ -43,6 +44,7 @@ class ServerEntry(BaseModel):
     type: Transport | None = None
     allowed_tools: list[str] | None = Field(default=None, alias="allowedTools")
     timeout: Annotated[float, Field(gt=0)] | None = None
+    drift: DriftPolicy | None = None
 
 
 class McpConfig(BaseModel):
@@ -87,7 +89,7 @@ class ServerBinding(BaseModel):
         Built from the unexpanded entry (so no secret is hashed into logs) without the
         per-skill keys `allowedTools` and `timeout`.
         """
-        fields = self.entry.model_dump(exclude={"allowed_tools", "timeout"}, exclude_none=True)
+        fields = self.entry.model_dump(exclude={"allowed_tools", "timeout", "drift"}, exclude_none=True)
         fields["kind"] = self.kind
         fields["cwd"] = str(self.resolved_cwd()) if self.kind == "stdio" else None
         fields.pop("transport", None)
@@ -163,7 +165,7 @@ def read_mcp_json(path: Path) -> tuple[dict[str, ServerEntry], list[Diagnostic]]
                 if err["type"] == "extra_forbidden":
                     message = (
                         f"server {name!r}: unknown key {where!r}; allowed keys are command, args, env, cwd, "
-                        "url, headers, transport, type, allowedTools, timeout"
+                        "url, headers, transport, type, allowedTools, timeout, drift"
                     )
                 else:
                     message = f"server {name!r}: {where or 'entry'}: {err['msg']}"

@@ -17,6 +17,7 @@ from skillgate.binding import ServerBinding, ServerEntry, merge_bindings, read_m
 from skillgate.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.errors import SkillNotFound, UsageError
 from skillgate.frontmatter import parse_skill_file
+from skillgate.lockfile import LOCK_NAME, LockFile, read_lock
 from skillgate.render import check_syntax
 from skillgate.skill import Skill, find_headings, list_files
 
@@ -133,6 +134,12 @@ def load_skill(
         bindings, found = merge_bindings(entries, skill_dir.resolve(), shared, root, mcp_json)
         diagnostics += found
     diagnostics += _collisions(bindings, mcp_json)
+    lock = None
+    if (skill_dir / LOCK_NAME).is_file():
+        lock, found = read_lock(skill_dir / LOCK_NAME)
+        diagnostics += found
+        if lock is not None:
+            diagnostics += _lock_mismatches(lock, bindings, skill_dir / LOCK_NAME)
     syntax_error = check_syntax(parsed.body, skill_dir)
     if syntax_error is not None:
         line, message = syntax_error
@@ -149,6 +156,7 @@ def load_skill(
         bindings=tuple(bindings),
         headings=find_headings(parsed.body),
         files=list_files(skill_dir),
+        lock=lock,
     )
     return skill, diagnostics
 
@@ -175,4 +183,35 @@ def _collisions(bindings: list[ServerBinding], mcp_json: Path) -> list[Diagnosti
                     )
                 )
             owners.setdefault(tool, binding.name)
+    return found
+
+
+def _lock_mismatches(lock: LockFile, bindings: list[ServerBinding], path: Path) -> list[Diagnostic]:
+    """Where the lock and the bindings disagree: the fix is always to run `skillgate lock` again."""
+    fix = "run `skillgate lock` to update it"
+    found = []
+    bound = {b.name: b for b in bindings}
+    for server in sorted(set(lock.servers) - set(bound)):
+        found.append(
+            Diagnostic.at(
+                path, "SG402", f"the lock pins server {server!r}, which mcp.json no longer binds; {fix}"
+            )
+        )
+    for name, binding in sorted(bound.items()):
+        locked = lock.servers.get(name)
+        if locked is None:
+            found.append(Diagnostic.at(path, "SG402", f"server {name!r} is bound but not in the lock; {fix}"))
+            continue
+        names = {t.name for t in locked.tools}
+        for tool in sorted(t for t in names if not binding.allows(t)):
+            found.append(
+                Diagnostic.at(
+                    path, "SG402", f"{name}: {tool!r} is locked but the allowlist no longer allows it; {fix}"
+                )
+            )
+        exact = [t for t in binding.entry.allowed_tools or [] if not any(ch in t for ch in "*?[")]
+        for tool in sorted(set(exact) - names):
+            found.append(
+                Diagnostic.at(path, "SG402", f"{name}: allowed tool {tool!r} has no lock entry; {fix}")
+            )
     return found

@@ -21,9 +21,11 @@ from skillgate import __version__
 from skillgate.catalog import Catalog
 from skillgate.errors import SkillgateError, UsageError
 from skillgate.gateway import Gateway
+from skillgate.lockfile import LOCK_NAME, LockFile, lock_server, server_changes
 from skillgate.models import dump
 from skillgate.pool import UpstreamPool
 from skillgate.serve import serve_http, serve_stdio
+from skillgate.skill import Skill
 from skillgate.tokens import ENCODING, count_tokens
 
 T = TypeVar("T")
@@ -207,6 +209,68 @@ def render(args: tuple[str, ...], pairs: tuple[str, ...], section: str | None, a
         f"total {tokens['total']}",
         err=True,
     )
+
+
+@main.command()
+@click.argument("args", nargs=-1, metavar="[DIR] [SKILL...]")
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 if any live definition differs from its lock."
+)
+def lock(args: tuple[str, ...], check: bool) -> None:
+    """Pin the allowed tools of each bound skill into its tools.lock.json.
+
+    DIR defaults to .; with SKILL names, only those skills. With --check, print a
+    per-field diff (tool, field, old -> new) of every drift and exit 1 if there is any.
+    """
+    directory = Path(args[0]) if args and Path(args[0]).is_dir() else Path(".")
+    names = list(args[1:] if args and Path(args[0]).is_dir() else args)
+    catalog = _load(directory)
+    skills = [catalog.get(n) for n in names] if names else [s for s in catalog if s.bindings]
+
+    async def work(gateway: Gateway) -> dict[str, LockFile]:
+        locks = {}
+        for skill in skills:
+            servers = {b.name: lock_server(b, await gateway.pool.get(b).tools()) for b in skill.bindings}
+            locks[skill.name] = LockFile(servers=servers)
+        return locks
+
+    locks = _with_gateway(catalog, work)
+    drifted = False
+    for skill in skills:
+        path = skill.dir / LOCK_NAME
+        new = locks[skill.name]
+        if not check:
+            if not path.is_file() or path.read_text(encoding="utf-8") != new.dumps():
+                path.write_text(new.dumps(), encoding="utf-8")
+                click.echo(f"locked {skill.name}: {sum(len(s.tools) for s in new.servers.values())} tools")
+            continue
+        changes = _lock_drift(skill, new)
+        for change in changes:
+            click.echo(f"{skill.name}: {change}")
+        drifted = drifted or bool(changes)
+    if check:
+        click.echo(
+            "locks match the live servers"
+            if not drifted
+            else "drift found: review, then run `skillgate lock`",
+            err=True,
+        )
+        if drifted:
+            sys.exit(1)
+
+
+def _lock_drift(skill: Skill, live: LockFile) -> list[str]:
+    if skill.lock is None:
+        return ["no tools.lock.json (run `skillgate lock`)"]
+    changes: list[str] = []
+    for name in sorted(set(skill.lock.servers) | set(live.servers)):
+        old, new = skill.lock.servers.get(name), live.servers.get(name)
+        if old is None or new is None:
+            changes.append(f"server {name!r} {'not locked' if old is None else 'no longer bound'}")
+            continue
+        binding = next(b for b in skill.bindings if b.name == name)
+        changes += [str(c) for c in server_changes(old, binding, [t.as_tool() for t in new.tools])]
+    return changes
 
 
 @main.command()

@@ -30,6 +30,8 @@ CODES: dict[str, str] = {
     "SG203": "mcp.json entry has neither command nor url, and no shared server of that name",
     "SG204": "two bound servers expose the same tool name",
     "SG301": "template syntax error",
+    "SG401": "tools.lock.json cannot be read",
+    "SG402": "tools.lock.json does not match the skill's mcp.json",
 }
 
 

@@ -10,6 +10,7 @@ one place each: the CLI to exit codes (`exit_code`), the MCP server to tool erro
     ├── SectionNotFound                 `section=` names no heading
     ├── RenderError                     the template failed (carries the template line)
     ├── ToolNotAllowed                  tool outside the skill's allowlist (carries the allowed ones)
+    ├── ToolDrifted                     live tool definition differs from tools.lock.json
     ├── ArgumentsInvalid                arguments fail the tool's input schema
     ├── EnvVarMissing                   `${VAR}` with no value and no default
     └── UpstreamError                   an upstream server could not answer
@@ -71,6 +72,10 @@ class RenderError(SkillgateError):
 
 
 class ToolNotAllowed(SkillgateError):
+    pass
+
+
+class ToolDrifted(SkillgateError):
     pass
 
 

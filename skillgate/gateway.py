@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import mimetypes
 from collections.abc import Mapping
 from typing import Any
@@ -17,14 +18,17 @@ import jsonschema
 import mcp_types as types
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from skillgate.binding import DriftPolicy, ServerBinding
 from skillgate.catalog import Catalog
 from skillgate.errors import (
     ArgumentsInvalid,
     SectionNotFound,
     SkillgateError,
+    ToolDrifted,
     ToolNotAllowed,
     UsageError,
 )
+from skillgate.lockfile import tool_changes
 from skillgate.models import FileInfo, LoadedFile, LoadedSkill, Section, SkillPage, SkillSummary, ToolSpec
 from skillgate.pool import UpstreamPool
 from skillgate.render import render_template
@@ -33,15 +37,18 @@ from skillgate.sections import extract_section, find_sections
 from skillgate.skill import Skill
 from skillgate.upstream import ProgressFn
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_ARGUMENT_BYTES = 1_000_000
 
 
 class Gateway:
-    def __init__(self, catalog: Catalog, pool: UpstreamPool) -> None:
+    def __init__(self, catalog: Catalog, pool: UpstreamPool, drift: DriftPolicy = "block") -> None:
         self.catalog = catalog
         self.pool = pool
+        self.drift = drift
         self._index: SearchIndex | None = None
         self._index_tools: dict[str, tuple[str, ...]] = {}
         self._validators: dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]] = {}
@@ -75,16 +82,20 @@ class Gateway:
             score=score,
         )
 
+    def _known_tools(self, skill: Skill, binding: ServerBinding) -> list[types.Tool] | None:
+        """The binding's allowed tools from its lock, else from its running upstream, without starting it."""
+        if skill.lock is not None and binding.name in skill.lock.servers:
+            return [t.as_tool() for t in skill.lock.servers[binding.name].tools]
+        upstream = self.pool.known(binding)
+        live = upstream.cached_tools() if upstream is not None else None
+        return None if live is None else [t for t in live if binding.allows(t.name)]
+
     def known_tool_names(self, skill: Skill) -> tuple[str, ...]:
-        """The skill's tool names from running upstreams, else its allowlists as written."""
+        """The skill's tool names where known (lock or running upstream), else its allowlists as written."""
         names: list[str] = []
         for binding in skill.bindings:
-            upstream = self.pool.known(binding)
-            live = upstream.cached_tools() if upstream is not None else None
-            if live is not None:
-                names += [t.name for t in live if binding.allows(t.name)]
-            else:
-                names += binding.entry.allowed_tools or []
+            known = self._known_tools(skill, binding)
+            names += [t.name for t in known] if known is not None else binding.entry.allowed_tools or []
         return tuple(sorted(dict.fromkeys(names)))
 
     def index(self) -> SearchIndex:
@@ -105,21 +116,22 @@ class Gateway:
     def _tool_text(self, skill: Skill) -> tuple[str, ...]:
         texts: list[str] = []
         for binding in skill.bindings:
-            upstream = self.pool.known(binding)
-            live = upstream.cached_tools() if upstream is not None else None
-            if live is None:
+            known = self._known_tools(skill, binding)
+            if known is None:
                 texts += binding.entry.allowed_tools or []
                 continue
-            texts += [f"{t.name} {t.description or ''}" for t in live if binding.allows(t.name)]
+            texts += [f"{t.name} {t.description or ''}" for t in known]
         return tuple(texts)
 
     # -- load_skill -------------------------------------------------------------
 
     async def tools_of(self, skill: Skill) -> list[ToolSpec]:
-        """The skill's allowed tools with full schemas (starts its upstreams if needed)."""
+        """The skill's allowed tools with full schemas: from its lock, else from its upstreams."""
         specs: dict[str, ToolSpec] = {}
         for binding in skill.bindings:
-            for tool in await self.pool.get(binding).tools():
+            locked = skill.lock.servers.get(binding.name) if skill.lock is not None else None
+            tools = [t.as_tool() for t in locked.tools] if locked else await self.pool.get(binding).tools()
+            for tool in tools:
                 if binding.allows(tool.name) and tool.name not in specs:
                     specs[tool.name] = ToolSpec(
                         name=tool.name, description=tool.description, input_schema=tool.input_schema
@@ -206,8 +218,32 @@ class Gateway:
             raise ToolNotAllowed(
                 await self._not_allowed(skill, tool, f"server {binding.name!r} has no such tool")
             )
+        self._check_lock(skill, binding, live[tool])
         self._validate_arguments(upstream.key, live[tool], arguments)
         return await upstream.call(tool, arguments, timeout=binding.timeout, progress=progress)
+
+    def _check_lock(self, skill: Skill, binding: ServerBinding, live: types.Tool) -> None:
+        """Refuse (or warn about) a tool whose live definition differs from the pinned one."""
+        locked_server = skill.lock.servers.get(binding.name) if skill.lock is not None else None
+        if locked_server is None:
+            return
+        policy = binding.entry.drift or self.drift
+        locked = next((t for t in locked_server.tools if t.name == live.name), None)
+        if locked is None:  # a new tool upstream never widens a locked allowlist
+            raise ToolNotAllowed(
+                f"skill {skill.name!r} cannot call {live.name!r}: it is not in the skill's tools.lock.json. "
+                f"Its tools are: {', '.join(t.name for t in locked_server.tools) or 'none'}"
+            )
+        changes = tool_changes(locked, live)
+        if not changes or policy == "off":
+            return
+        summary = "; ".join(str(c) for c in changes)
+        if policy == "block":
+            raise ToolDrifted(
+                f"{live.name!r} of skill {skill.name!r} changed upstream since it was locked ({summary}); "
+                "the call was not made. Review the change and run `skillgate lock` to accept it"
+            )
+        logger.warning("tool %s of skill %s drifted from its lock: %s", live.name, skill.name, summary)
 
     async def _not_allowed(
         self, skill: Skill, tool: str, why: str = "it is not in the skill's allowlist"

@@ -10,6 +10,7 @@ from markdown_it import MarkdownIt
 from skillgate.binding import ServerBinding
 from skillgate.errors import FileNotInSkill
 from skillgate.frontmatter import SkillFrontmatter
+from skillgate.lockfile import LockFile
 
 # Files that configure a skill rather than being part of what it serves.
 CONFIG_FILES = frozenset({"SKILL.md", "mcp.json", "tools.lock.json"})
@@ -38,6 +39,7 @@ class Skill:
     bindings: tuple[ServerBinding, ...]
     headings: tuple[Heading, ...]
     files: tuple[SkillFile, ...]
+    lock: LockFile | None = None
 
     @property
     def name(self) -> str:

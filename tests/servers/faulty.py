@@ -1,20 +1,27 @@
 """A small upstream MCP server for fault tests: it can hang, crash and report its pid.
 
-Run: python -m tests.servers.faulty
+Run: python -m tests.servers.faulty [--echo-description TEXT]
+(the option changes a tool definition between runs, for lock drift tests).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from pathlib import Path
 
 import anyio
 from mcp.server.mcpserver import MCPServer
 
+_parser = argparse.ArgumentParser()
+_parser.add_argument("--echo-description", default="Return the text, repeated `times` times.")
+OPTIONS = _parser.parse_known_args(sys.argv[1:])[0]
+
 server = MCPServer("faulty")
 
 
-@server.tool()
+@server.tool(description=OPTIONS.echo_description)
 def echo(text: str, times: int = 1) -> str:
     """Return the text, repeated `times` times."""
     return text * times
