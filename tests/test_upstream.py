@@ -149,7 +149,9 @@ async def test_progress_and_cancellation_pass_through_over_streamable_http(
         assert "hi" in text_of(echoed)
 
 
-async def test_legacy_sse_upstream_is_reached_when_the_url_says_so(tmp_path: Path, everything_sse: str) -> None:
+async def test_legacy_sse_upstream_is_reached_when_the_url_says_so(
+    tmp_path: Path, everything_sse: str
+) -> None:
     write_skill(tmp_path, "old", servers={"everything": {"url": everything_sse, "allowedTools": ["echo"]}})
     async with gateway_client(tmp_path) as (client, pool):
         echoed = await client.call_tool("call_skill", call("old", "echo", message="over sse"))
@@ -157,7 +159,9 @@ async def test_legacy_sse_upstream_is_reached_when_the_url_says_so(tmp_path: Pat
         assert pool.upstreams[0].binding.kind == "sse"
 
 
-async def test_expanded_secrets_never_appear_in_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_expanded_secrets_never_appear_in_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SKILLGATE_TEST_SECRET", "hunter2-very-secret")
     write_skill(tmp_path, "s", servers={"x": {"command": "/nonexistent/${SKILLGATE_TEST_SECRET}"}})
     write_skill(tmp_path, "u", servers={"y": {"command": "x", "args": ["${SKILLGATE_TEST_UNSET_VAR}"]}})
