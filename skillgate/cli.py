@@ -18,6 +18,7 @@ import click
 import mcp_types as types
 
 from skillgate import __version__
+from skillgate.binding import DriftPolicy
 from skillgate.catalog import Catalog
 from skillgate.errors import SkillgateError, UsageError
 from skillgate.gateway import Gateway
@@ -72,16 +73,28 @@ def _load(path: Path) -> Catalog:
     return catalog
 
 
-def _with_gateway(catalog: Catalog, work: Callable[[Gateway], Awaitable[T]]) -> T:
+def _with_gateway(
+    catalog: Catalog, work: Callable[[Gateway], Awaitable[T]], drift: DriftPolicy = "block"
+) -> T:
     async def run() -> T:
         async with UpstreamPool(os.environ) as pool:
-            return await work(Gateway(catalog, pool))
+            return await work(Gateway(catalog, pool, drift))
 
     return anyio.run(run)
 
 
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+DRIFT_OPTION = click.option(
+    "--drift",
+    type=click.Choice(["block", "warn", "off"]),
+    default="block",
+    show_default=True,
+    help="What to do with a call to a tool whose live definition differs from tools.lock.json, "
+    "unless the server's mcp.json entry sets 'drift'.",
+)
 
 
 @main.command()
@@ -91,7 +104,8 @@ def _print_json(data: Any) -> None:
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for --http."
 )
-def serve(directory: Path, use_http: bool, host: str, port: int) -> None:
+@DRIFT_OPTION
+def serve(directory: Path, use_http: bool, host: str, port: int, drift: DriftPolicy) -> None:
     """Serve the catalog in DIRECTORY over stdio (default) or streamable HTTP."""
     catalog = _load(directory)
     if use_http:
@@ -100,9 +114,9 @@ def serve(directory: Path, use_http: bool, host: str, port: int) -> None:
                 f"--host {host} would serve without authentication on a non-loopback address; "
                 "this version serves only on 127.0.0.1, localhost or ::1"
             )
-        anyio.run(serve_http, catalog, host, port)
+        anyio.run(serve_http, catalog, host, port, drift)
     else:
-        anyio.run(serve_stdio, catalog)
+        anyio.run(serve_stdio, catalog, drift)
 
 
 @main.command()
@@ -278,7 +292,10 @@ def _lock_drift(skill: Skill, live: LockFile) -> list[str]:
 @click.option("--args", "raw", default=None, metavar="JSON", help="The tool's arguments as one JSON object.")
 @click.option("--arg", "pairs", multiple=True, metavar="K=V", help="One argument (JSON or text).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole CallToolResult as JSON.")
-def call(args: tuple[str, ...], raw: str | None, pairs: tuple[str, ...], as_json: bool) -> None:
+@DRIFT_OPTION
+def call(
+    args: tuple[str, ...], raw: str | None, pairs: tuple[str, ...], as_json: bool, drift: DriftPolicy
+) -> None:
     """Call TOOL of SKILL through the gateway, to debug a binding."""
     directory, (skill, tool) = _split(args, 2, "[DIR] SKILL TOOL")
     arguments: dict[str, Any] = {}
@@ -295,7 +312,7 @@ def call(args: tuple[str, ...], raw: str | None, pairs: tuple[str, ...], as_json
     async def work(gateway: Gateway) -> types.CallToolResult:
         return await gateway.call_skill(skill, tool, arguments)
 
-    result = _with_gateway(catalog, work)
+    result = _with_gateway(catalog, work, drift)
     if as_json:
         _print_json(result.model_dump(mode="json", by_alias=True, exclude_none=True))
     else:

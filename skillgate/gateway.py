@@ -28,7 +28,7 @@ from skillgate.errors import (
     ToolNotAllowed,
     UsageError,
 )
-from skillgate.lockfile import tool_changes
+from skillgate.lockfile import server_changes, tool_changes
 from skillgate.models import FileInfo, LoadedFile, LoadedSkill, Section, SkillPage, SkillSummary, ToolSpec
 from skillgate.pool import UpstreamPool
 from skillgate.render import render_template
@@ -183,7 +183,27 @@ class Gateway:
             sections=[Section(heading=s.heading, level=s.level) for s in sections],
             tools=tools,
             files=[FileInfo(path=f.path, size=f.size) for f in skill.files],
+            warnings=self.drift_warnings(skill) or None,
         )
+
+    def drift_warnings(self, skill: Skill) -> list[str]:
+        """Differences between the skill's lock and its running upstreams (none started for this)."""
+        if skill.lock is None:
+            return []
+        warnings = []
+        for binding in skill.bindings:
+            locked = skill.lock.servers.get(binding.name)
+            upstream = self.pool.known(binding)
+            live = upstream.cached_tools() if upstream is not None else None
+            if locked is None or live is None or self._policy(binding) == "off":
+                continue
+            verb = "blocked" if self._policy(binding) == "block" else "allowed, with a warning"
+            for change in server_changes(locked, binding, live):
+                warnings.append(f"{change} (calls to it are {verb}; run `skillgate lock` after review)")
+        return warnings
+
+    def _policy(self, binding: ServerBinding) -> DriftPolicy:
+        return binding.entry.drift or self.drift
 
     def load_file(self, name: str, path: str) -> LoadedFile:
         skill = self.catalog.get(name)
@@ -227,7 +247,7 @@ class Gateway:
         locked_server = skill.lock.servers.get(binding.name) if skill.lock is not None else None
         if locked_server is None:
             return
-        policy = binding.entry.drift or self.drift
+        policy = self._policy(binding)
         locked = next((t for t in locked_server.tools if t.name == live.name), None)
         if locked is None:  # a new tool upstream never widens a locked allowlist
             raise ToolNotAllowed(

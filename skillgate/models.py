@@ -51,6 +51,7 @@ class LoadedSkill(_Model):
     sections: list[Section]
     tools: list[ToolSpec]
     files: list[FileInfo] = Field(description="Other files; load one with file=PATH.")
+    warnings: list[str] | None = Field(default=None, description="Tools that changed since they were locked.")
 
 
 class LoadedFile(_Model):

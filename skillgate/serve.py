@@ -12,17 +12,18 @@ import anyio
 import uvicorn
 from mcp.server.stdio import stdio_server
 
+from skillgate.binding import DriftPolicy
 from skillgate.catalog import Catalog
 from skillgate.gateway import Gateway
 from skillgate.pool import UpstreamPool
 from skillgate.server import SkillgateServer
 
 
-async def serve_stdio(catalog: Catalog) -> None:
+async def serve_stdio(catalog: Catalog, drift: DriftPolicy = "block") -> None:
     """Serve one client on stdin/stdout until it closes them or SIGTERM/SIGINT arrives."""
     async with anyio.create_task_group() as tg, UpstreamPool(os.environ) as pool:
         tg.start_soon(_exit_on_signal_stdio, pool)
-        app = SkillgateServer(Gateway(catalog, pool))
+        app = SkillgateServer(Gateway(catalog, pool, drift))
         async with stdio_server() as (read, write):
             await app.server.run(read, write, app.server.create_initialization_options())
         tg.cancel_scope.cancel()
@@ -45,10 +46,10 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
-async def serve_http(catalog: Catalog, host: str, port: int) -> None:
+async def serve_http(catalog: Catalog, host: str, port: int, drift: DriftPolicy = "block") -> None:
     """Serve streamable HTTP at /mcp until SIGINT/SIGTERM."""
     async with UpstreamPool(os.environ) as pool:
-        app = SkillgateServer(Gateway(catalog, pool))
+        app = SkillgateServer(Gateway(catalog, pool, drift))
         asgi = app.server.streamable_http_app(streamable_http_path="/mcp", host=host)
         config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on")
         server = _Uvicorn(config)

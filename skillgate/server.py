@@ -173,6 +173,8 @@ def _skill_result(loaded: LoadedSkill) -> types.CallToolResult:
         for tool in loaded.tools:
             schema = json.dumps(tool.input_schema, separators=(",", ":"), sort_keys=True)
             parts.append(f"- {tool.name}: {(tool.description or '').strip()}\n  input: {schema}")
+    if loaded.warnings:
+        parts.append("Warnings:\n" + "\n".join(f"- {w}" for w in loaded.warnings))
     if loaded.files:
         listing = ", ".join(f"{f.path} ({f.size} B)" for f in loaded.files)
         parts.append(f"Files (load_skill with file=PATH): {listing}")

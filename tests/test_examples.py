@@ -79,3 +79,12 @@ async def test_the_two_git_skills_share_one_server_with_different_allowlists() -
             "call_skill", {"name": "git-history", "tool": "git_log", "arguments": {"repo_path": "."}}
         )
         assert [u.name for u in pool.upstreams] == ["git"]
+
+
+def test_the_example_locks_match_their_live_servers() -> None:
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "skillgate"), "lock", "skills", "--check"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all((EXAMPLES / name / "tools.lock.json").is_file() for name in CALLS)

@@ -71,6 +71,11 @@ async def test_drifted_tool_is_blocked_by_default_and_others_keep_working(tmp_pa
         assert "echo.description" in text_of(blocked)
         ok = await client.call_tool("call_skill", {"name": "f", "tool": "pid", "arguments": {}})
         assert not ok.is_error
+        loaded = await client.call_tool("load_skill", {"name": "f"})  # the upstream runs now: drift is known
+        assert loaded.structured_content is not None
+        (warning,) = loaded.structured_content["warnings"]
+        assert warning.startswith('echo.description: "Return the text') and "blocked" in warning
+        assert "Warnings:" in text_of(loaded)
 
 
 async def test_warn_policy_lets_the_call_through(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -111,3 +116,31 @@ def test_validate_reports_a_lock_that_no_longer_matches_the_allowlist(tmp_path: 
         "faulty: 'pid' is locked but the allowlist no longer allows it; run `skillgate lock` to update it",
         "faulty: allowed tool 'hang' has no lock entry; run `skillgate lock` to update it",
     ]
+
+
+def test_the_catalog_default_policy_is_a_cli_flag(tmp_path: Path) -> None:
+    bind(tmp_path)
+    run("lock", str(tmp_path))
+    bind(tmp_path, args=["-m", "tests.servers.faulty", "--echo-description", "changed"])
+    code, _, err = run("call", str(tmp_path), "f", "echo", "--arg", "text=x")
+    assert code == 1 and "changed upstream since it was locked" in err
+    code, out, _ = run("call", str(tmp_path), "f", "echo", "--arg", "text=x", "--drift", "off")
+    assert (code, out) == (0, "x\n")
+
+
+def test_a_new_upstream_tool_does_not_widen_a_locked_glob(tmp_path: Path) -> None:
+    skill = write_skill(tmp_path, "g", servers={"faulty": faulty_server(allowedTools=["e*"])})
+    run("lock", str(tmp_path))
+    lock = json.loads((skill / "tools.lock.json").read_text())
+    assert [t["name"] for t in lock["servers"]["faulty"]["tools"]] == ["echo"]
+    lock["servers"]["faulty"]["tools"] = []  # as if echo had appeared upstream after locking
+    (skill / "tools.lock.json").write_text(json.dumps(lock))
+    code, _, err = run("call", str(tmp_path), "g", "echo", "--arg", "text=x")
+    assert code == 1 and "not in the skill's tools.lock.json" in err
+
+
+def test_a_malformed_lock_is_sg401(tmp_path: Path) -> None:
+    skill = bind(tmp_path)
+    (skill / "tools.lock.json").write_text('{"version": 1, "servers": {"faulty": {"tools": "no"}}}')
+    (diag,) = Catalog.load(tmp_path).errors
+    assert diag.code == "SG401" and "skillgate lock" in diag.message
