@@ -51,6 +51,7 @@ class ParsedSkillFile:
 
 
 _FENCE = re.compile(r"^---[ \t]*$")
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_skill_file(text: str, path: Path) -> ParsedSkillFile:
@@ -65,8 +66,8 @@ def parse_skill_file(text: str, path: Path) -> ParsedSkillFile:
     body = "".join(lines[end + 1 :])
     body_line = end + 2
     try:
-        node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(yaml_text)
+        node = yaml.compose(yaml_text, Loader=_SafeLoader)
+        data = yaml.load(yaml_text, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2

@@ -15,8 +15,11 @@ class MarkdownSection:
     end: int  # line after the section, subsections included
 
 
+_BLOCKS = MarkdownIt("commonmark").disable("inline")  # headings' raw text is enough
+
+
 def find_sections(text: str) -> list[MarkdownSection]:
-    tokens = MarkdownIt("commonmark").parse(text)
+    tokens = _BLOCKS.parse(text)
     found: list[tuple[str, int, int]] = []
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.map is not None:

@@ -67,8 +67,12 @@ class Skill:
         return target.read_bytes()
 
 
+# Block parsing only: a heading's text is the raw content of its inline token.
+_BLOCKS = MarkdownIt("commonmark").disable("inline")
+
+
 def find_headings(body: str) -> tuple[Heading, ...]:
-    tokens = MarkdownIt("commonmark").parse(body)
+    tokens = _BLOCKS.parse(body)
     headings = []
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.map is not None:

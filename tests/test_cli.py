@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from skillgate.cli import main
 from tests.conftest import EXAMPLES, faulty_server, write_skill
 
-COMMANDS = ["serve", "validate", "list", "search", "render", "call"]
+COMMANDS = ["serve", "validate", "list", "search", "render", "call", "lock"]
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -1,0 +1,139 @@
+"""Lock-file figures: load_skill with a lock and no running upstream vs unlocked on a cold
+upstream, and startup time and memory of a catalog of 1,000 locked skills.
+
+Run: make bench   (or: python -m tests.benchmarks.locks [--calls N] [--skills N])
+Prints a table and writes tests/benchmarks/results/locks.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from tests.benchmarks.core import RESULTS, timed
+from tests.conftest import EXAMPLES, REPO, gateway_client
+
+SKILL = EXAMPLES / "time-zones"
+
+
+async def locked_load(n: int) -> dict[str, float]:
+    async with gateway_client(EXAMPLES) as (client, pool):
+        figures = await timed(n, lambda: client.call_tool("load_skill", {"name": "time-zones"}))
+        assert pool.upstreams == [], "a locked load must not start the upstream"
+    return figures
+
+
+async def cold_unlocked_load(root: Path, n: int) -> dict[str, float]:
+    samples = []
+    for _ in range(n):
+        async with gateway_client(root) as (client, _):
+            start = time.perf_counter()
+            result = await client.call_tool("load_skill", {"name": "time-zones"})
+            samples.append((time.perf_counter() - start) * 1000)
+            assert not result.is_error
+    samples.sort()
+    return {"p50_ms": round(statistics.median(samples), 3), "p99_ms": round(samples[-1], 3)}
+
+
+def write_catalog(root: Path, size: int) -> None:
+    lock = (SKILL / "tools.lock.json").read_text()
+    mcp = (SKILL / "mcp.json").read_text()
+    body = (SKILL / "SKILL.md").read_text().split("---", 2)[2]
+    for i in range(size):
+        name = f"time-zones-{i:05d}"
+        folder = root / name
+        folder.mkdir(parents=True)
+        description = f"Time zone task {i} - tell the current time in a city and convert times between zones."
+        (folder / "SKILL.md").write_text(f"---\nname: {name}\ndescription: {description}\n---{body}")
+        (folder / "mcp.json").write_text(mcp)
+        (folder / "tools.lock.json").write_text(lock)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):  # peak resident set size
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
+
+
+def gateway_pid(catalog: Path) -> int:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(catalog).encode() in cmdline and b"skillgate" in cmdline:
+                return int(entry.name)
+    raise RuntimeError("gateway process not found")
+
+
+async def startup(catalog: Path) -> dict[str, Any]:
+    """Wall time from spawning `skillgate serve` to its first list_skills answer, and its peak RSS."""
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "skillgate", "serve", str(catalog)], cwd=str(REPO),
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    start = time.perf_counter()
+    async with Client(params) as client:
+        page = await client.call_tool("list_skills", {"query": "time in Tokyo", "limit": 5})
+        ready = time.perf_counter() - start
+        loaded = await client.call_tool("load_skill", {"name": "time-zones-00999"})
+        assert not loaded.is_error and page.structured_content is not None
+        pid = gateway_pid(catalog)
+        return {
+            "ready_s": round(ready, 3),
+            "peak_rss_mib": round(rss_kib(pid) / 1024, 1),
+            "skills": page.structured_content["total"],
+        }
+
+
+async def main(n: int, size: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {"calls_per_figure": n}
+    figures["load_skill_locked_no_upstream"] = await locked_load(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        unlocked = Path(tmp) / "unlocked"
+        shutil.copytree(SKILL, unlocked / "time-zones", ignore=shutil.ignore_patterns("tools.lock.json"))
+        figures["load_skill_unlocked_cold_upstream"] = await cold_unlocked_load(unlocked, max(5, n // 10))
+        big = Path(tmp) / "big"
+        write_catalog(big, size)
+        figures[f"catalog_{size}_locked"] = await startup(big)
+    return figures
+
+
+def report(figures: dict[str, Any]) -> str:
+    a = figures["load_skill_locked_no_upstream"]
+    b = figures["load_skill_unlocked_cold_upstream"]
+    lines = [
+        f"load_skill, locked, upstream not running: p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms",
+        f"load_skill, unlocked, cold upstream:     p50 {b['p50_ms']} ms, max {b['p99_ms']} ms",
+    ]
+    for key, value in figures.items():
+        if key.startswith("catalog_"):
+            lines.append(
+                f"{key}: ready in {value['ready_s']} s (process start to first list_skills answer), "
+                f"peak RSS {value['peak_rss_mib']} MiB, {value['skills']} skills"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--skills", type=int, default=1000)
+    options = parser.parse_args()
+    figures = anyio.run(main, options.calls, options.skills)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "locks.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    print(report(figures))
