@@ -38,6 +38,7 @@ lint: install
 
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.core
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.locks
 
 clean:
 	rm -rf $(VENV) $(NPM_PREFIX)
