@@ -70,20 +70,21 @@ class Catalog:
     def get(self, name: str) -> Skill:
         skill = self.skills.get(name)
         if skill is None:
-            raise SkillNotFound(name, self.suggest(name))
+            raise SkillNotFound(name, suggest(name, list(self.skills)))
         return skill
-
-    def suggest(self, name: str) -> list[str]:
-        names = list(self.skills)
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        contains = [n for n in names if name and (name in n or n in name) and n not in close]
-        return (close + contains)[:3]
 
     def __iter__(self) -> Iterator[Skill]:
         return iter(self.skills.values())
 
     def __len__(self) -> int:
         return len(self.skills)
+
+
+def suggest(name: str, names: list[str]) -> list[str]:
+    """Up to three of `names` close to `name`, for "did you mean"."""
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    contains = [n for n in names if name and (name in n or n in name) and n not in close]
+    return (close + contains)[:3]
 
 
 def _display(path: Path, root: Path) -> str:

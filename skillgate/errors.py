@@ -46,7 +46,9 @@ class UsageError(SkillgateError):
 
 
 class SkillNotFound(SkillgateError):
-    def __init__(self, name: str, suggestions: Sequence[str]) -> None:
+    """`denied` is true when the skill exists but is outside the caller's profile (for the audit log)."""
+
+    def __init__(self, name: str, suggestions: Sequence[str], denied: bool = False) -> None:
         hint = (
             f" Did you mean {', '.join(repr(s) for s in suggestions)}?"
             if suggestions
@@ -55,6 +57,7 @@ class SkillNotFound(SkillgateError):
         super().__init__(f"No skill named {name!r}.{hint}")
         self.name = name
         self.suggestions = list(suggestions)
+        self.denied = denied
 
 
 class FileNotInSkill(SkillgateError):

@@ -19,11 +19,12 @@ import mcp_types as types
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from skillgate.binding import DriftPolicy, ServerBinding
-from skillgate.catalog import Catalog
+from skillgate.catalog import Catalog, suggest
 from skillgate.errors import (
     ArgumentsInvalid,
     SectionNotFound,
     SkillgateError,
+    SkillNotFound,
     ToolDrifted,
     ToolNotAllowed,
     UsageError,
@@ -31,6 +32,7 @@ from skillgate.errors import (
 from skillgate.lockfile import server_changes, tool_changes
 from skillgate.models import FileInfo, LoadedFile, LoadedSkill, Section, SkillPage, SkillSummary, ToolSpec
 from skillgate.pool import UpstreamPool
+from skillgate.profile import EVERYTHING, Profile
 from skillgate.render import render_template
 from skillgate.search import SearchDocument, SearchIndex
 from skillgate.sections import extract_section, find_sections
@@ -51,34 +53,40 @@ class Gateway:
         self.drift = drift
         self._index: SearchIndex | None = None
         self._index_tools: dict[str, tuple[str, ...]] = {}
+        self._index_catalog: Catalog | None = None
         self._validators: dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]] = {}
 
     # -- list_skills ------------------------------------------------------------
 
     def list_skills(
-        self, query: str | None = None, limit: int | None = None, cursor: str | None = None
+        self,
+        query: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        view: Profile = EVERYTHING,
     ) -> SkillPage:
+        catalog = self.catalog  # one snapshot per request: a reload never mixes two catalogs
         limit = min(max(1, limit or DEFAULT_LIMIT), MAX_LIMIT)
         offset = _decode_cursor(cursor)
         ranked: list[tuple[Skill, float | None]]
         if query and query.strip():
-            hits = self.index().search(query)
-            ranked = [(self.catalog.skills[h.name], h.score) for h in hits]
+            hits = self.index(catalog).search(query)
+            ranked = [(catalog.skills[h.name], h.score) for h in hits if view.admits(h.name)]
         else:
-            ranked = [(skill, None) for skill in self.catalog]
+            ranked = [(skill, None) for skill in catalog if view.admits(skill.name)]
         page = ranked[offset : offset + limit]
         more = offset + limit < len(ranked)
         return SkillPage(
-            skills=[self._summary(skill, score) for skill, score in page],
+            skills=[self._summary(skill, score, view) for skill, score in page],
             total=len(ranked),
             next_cursor=_encode_cursor(offset + limit) if more else None,
         )
 
-    def _summary(self, skill: Skill, score: float | None) -> SkillSummary:
+    def _summary(self, skill: Skill, score: float | None, view: Profile) -> SkillSummary:
         return SkillSummary(
             name=skill.name,
             description=skill.frontmatter.summary(),
-            tools=list(self.known_tool_names(skill)),
+            tools=[t for t in self.known_tool_names(skill) if not view.denies(t)],
             score=score,
         )
 
@@ -98,10 +106,12 @@ class Gateway:
             names += [t.name for t in known] if known is not None else binding.entry.allowed_tools or []
         return tuple(sorted(dict.fromkeys(names)))
 
-    def index(self) -> SearchIndex:
-        tools = {skill.name: self._tool_text(skill) for skill in self.catalog}
-        if self._index is None or tools != self._index_tools:
+    def index(self, catalog: Catalog) -> SearchIndex:
+        """The search index of `catalog`, rebuilt when it or its skills' known tools change."""
+        tools = {skill.name: self._tool_text(skill) for skill in catalog}
+        if self._index is None or tools != self._index_tools or self._index_catalog is not catalog:
             self._index_tools = tools
+            self._index_catalog = catalog
             self._index = SearchIndex(
                 SearchDocument(
                     name=skill.name,
@@ -109,7 +119,7 @@ class Gateway:
                     headings=[h.text for h in skill.headings],
                     tools=tools[skill.name],
                 )
-                for skill in self.catalog
+                for skill in catalog
             )
         return self._index
 
@@ -125,14 +135,23 @@ class Gateway:
 
     # -- load_skill -------------------------------------------------------------
 
-    async def tools_of(self, skill: Skill) -> list[ToolSpec]:
+    def skill(self, name: str, view: Profile = EVERYTHING, catalog: Catalog | None = None) -> Skill:
+        """The skill `name` as `view` sees it: outside the view it does not exist."""
+        catalog = catalog or self.catalog
+        skill = catalog.skills.get(name)
+        if skill is None or not view.admits(name):
+            visible = [n for n in catalog.skills if view.admits(n)]
+            raise SkillNotFound(name, suggest(name, visible), denied=skill is not None)
+        return skill
+
+    async def tools_of(self, skill: Skill, view: Profile = EVERYTHING) -> list[ToolSpec]:
         """The skill's allowed tools with full schemas: from its lock, else from its upstreams."""
         specs: dict[str, ToolSpec] = {}
         for binding in skill.bindings:
             locked = skill.lock.servers.get(binding.name) if skill.lock is not None else None
             tools = [t.as_tool() for t in locked.tools] if locked else await self.pool.get(binding).tools()
             for tool in tools:
-                if binding.allows(tool.name) and tool.name not in specs:
+                if binding.allows(tool.name) and not view.denies(tool.name) and tool.name not in specs:
                     specs[tool.name] = ToolSpec(
                         name=tool.name, description=tool.description, input_schema=tool.input_schema
                     )
@@ -163,9 +182,10 @@ class Gateway:
         variables: Mapping[str, Any] | None = None,
         section: str | None = None,
         client: Mapping[str, Any] | None = None,
+        view: Profile = EVERYTHING,
     ) -> LoadedSkill:
-        skill = self.catalog.get(name)
-        tools = await self.tools_of(skill)
+        skill = self.skill(name, view)
+        tools = await self.tools_of(skill, view)
         text = await self.render(skill, variables, client, tools)
         sections = find_sections(text)
         if section is not None:
@@ -205,8 +225,8 @@ class Gateway:
     def _policy(self, binding: ServerBinding) -> DriftPolicy:
         return binding.entry.drift or self.drift
 
-    def load_file(self, name: str, path: str) -> LoadedFile:
-        skill = self.catalog.get(name)
+    def load_file(self, name: str, path: str, view: Profile = EVERYTHING) -> LoadedFile:
+        skill = self.skill(name, view)
         data = skill.read_file(path)
         mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
         try:
@@ -226,17 +246,18 @@ class Gateway:
         tool: str,
         arguments: Mapping[str, Any] | None = None,
         progress: ProgressFn | None = None,
+        view: Profile = EVERYTHING,
     ) -> types.CallToolResult:
-        skill = self.catalog.get(name)
+        skill = self.skill(name, view)
         arguments = dict(arguments or {})
-        binding = skill.binding_for(tool)
+        binding = None if view.denies(tool) else skill.binding_for(tool)
         if binding is None:
-            raise ToolNotAllowed(await self._not_allowed(skill, tool))
+            raise ToolNotAllowed(await self._not_allowed(skill, tool, view))
         upstream = self.pool.get(binding)
         live = {t.name: t for t in await upstream.tools()}
         if tool not in live:
             raise ToolNotAllowed(
-                await self._not_allowed(skill, tool, f"server {binding.name!r} has no such tool")
+                await self._not_allowed(skill, tool, view, f"server {binding.name!r} has no such tool")
             )
         self._check_lock(skill, binding, live[tool])
         self._validate_arguments(upstream.key, live[tool], arguments)
@@ -266,7 +287,7 @@ class Gateway:
         logger.warning("tool %s of skill %s drifted from its lock: %s", live.name, skill.name, summary)
 
     async def _not_allowed(
-        self, skill: Skill, tool: str, why: str = "it is not in the skill's allowlist"
+        self, skill: Skill, tool: str, view: Profile, why: str = "it is not in the skill's allowlist"
     ) -> str:
         if not skill.bindings:
             return (
@@ -274,9 +295,10 @@ class Gateway:
                 "and follow its instructions"
             )
         try:
-            allowed = ", ".join(t.name for t in await self.tools_of(skill)) or "none"
+            allowed = ", ".join(t.name for t in await self.tools_of(skill, view)) or "none"
         except SkillgateError:
-            allowed = ", ".join(self.known_tool_names(skill)) or "unknown (its server is down)"
+            known = [t for t in self.known_tool_names(skill) if not view.denies(t)]
+            allowed = ", ".join(known) or "unknown (its server is down)"
         return f"skill {skill.name!r} cannot call {tool!r}: {why}. Its tools are: {allowed}"
 
     def _validate_arguments(self, key: str, tool: types.Tool, arguments: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import mcp_types as types
@@ -16,7 +17,16 @@ from mcp.server import Server, ServerRequestContext
 from pydantic import BaseModel, ValidationError
 
 from skillgate import __version__
-from skillgate.errors import SkillgateError
+from skillgate.audit import AuditEvent, AuditLog, Outcome, canonical_digest, redact
+from skillgate.audit import now as audit_now
+from skillgate.errors import (
+    SkillgateError,
+    SkillNotFound,
+    ToolDrifted,
+    ToolNotAllowed,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from skillgate.gateway import Gateway
 from skillgate.models import (
     CallSkillArgs,
@@ -29,6 +39,7 @@ from skillgate.models import (
     dump,
     shallow_schema,
 )
+from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
 from skillgate.startup import Entry, fit_startup
 
 logger = logging.getLogger(__name__)
@@ -69,20 +80,37 @@ def meta_tools(list_description: str) -> list[types.Tool]:
 
 
 class SkillgateServer:
-    """Builds the low-level MCP `Server` over a `Gateway`."""
+    """Builds the low-level MCP `Server` over a `Gateway`, for one profile (view) of the catalog."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        profile: str = DEFAULT_PROFILE,
+        view: Profile = EVERYTHING,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.gateway = gateway
-        entries = [Entry(s.name, s.frontmatter.summary()) for s in gateway.catalog]
-        startup = fit_startup(entries, meta_tools)
-        self.tools = meta_tools(startup.list_skills_description)
+        self.profile = profile
+        self.view = view
+        self.audit = audit
         self.server: Server[Any] = Server(
             "skillgate",
             version=__version__,
-            instructions=startup.instructions,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
         )
+        self.tools: list[types.Tool] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the startup context from the gateway's current catalog (after a reload)."""
+        entries = [
+            Entry(s.name, s.frontmatter.summary()) for s in self.gateway.catalog if self.view.admits(s.name)
+        ]
+        startup = fit_startup(entries, meta_tools)
+        self.tools = meta_tools(startup.list_skills_description)
+        self.server.instructions = startup.instructions
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -93,33 +121,97 @@ class SkillgateServer:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         arguments = params.arguments or {}
+        started = time.perf_counter()
+        outcome: Outcome = "ok"
+        message: str | None = None
         try:
-            if params.name == "list_skills":
-                return _page_result(self.gateway.list_skills(**_args(ListSkillsArgs, arguments)))
-            if params.name == "load_skill":
-                load = LoadSkillArgs.model_validate(arguments)
-                if load.file is not None:
-                    return _file_result(self.gateway.load_file(load.name, load.file))
-                loaded = await self.gateway.load_skill(load.name, load.variables, load.section, _client(ctx))
-                return _skill_result(loaded)
-            if params.name == "call_skill":
-                call = CallSkillArgs.model_validate(arguments)
-
-                async def forward_progress(progress: float, total: float | None, message: str | None) -> None:
-                    await ctx.session.report_progress(progress, total, message)
-
-                result = await self.gateway.call_skill(call.name, call.tool, call.arguments, forward_progress)
-                return _passthrough(result)
-            return _error(
-                f"unknown tool {params.name!r}; skillgate's tools are list_skills, load_skill and call_skill"
-            )
+            result = await self._dispatch(ctx, params.name, arguments)
+            if result.is_error:
+                outcome, message = "tool_error", _first_text(result)
+            return result
         except ValidationError as exc:
-            return _error(_describe_validation(params.name, exc))
+            outcome, message = "tool_error", _describe_validation(params.name, exc)
+            return _error(message)
         except SkillgateError as exc:
-            return _error(str(exc))
+            outcome, message = _outcome(exc), str(exc)
+            return _error(message)
         except Exception:  # the last line of defence: logged in full, reported without a traceback
             logger.exception("internal error in %s", params.name)
-            return _error(f"skillgate had an internal error in {params.name}; it is logged. Try again")
+            outcome = "internal_error"
+            message = f"skillgate had an internal error in {params.name}; it is logged. Try again"
+            return _error(message)
+        finally:
+            if self.audit is not None:
+                self._record(ctx, params.name, arguments, outcome, message, started)
+
+    async def _dispatch(
+        self, ctx: ServerRequestContext[Any], tool: str, arguments: dict[str, Any]
+    ) -> types.CallToolResult:
+        view = self.view
+        if tool == "list_skills":
+            return _page_result(self.gateway.list_skills(**_args(ListSkillsArgs, arguments), view=view))
+        if tool == "load_skill":
+            load = LoadSkillArgs.model_validate(arguments)
+            if load.file is not None:
+                return _file_result(self.gateway.load_file(load.name, load.file, view))
+            loaded = await self.gateway.load_skill(
+                load.name, load.variables, load.section, _client(ctx), view
+            )
+            return _skill_result(loaded)
+        if tool == "call_skill":
+            call = CallSkillArgs.model_validate(arguments)
+
+            async def forward_progress(progress: float, total: float | None, message: str | None) -> None:
+                await ctx.session.report_progress(progress, total, message)
+
+            result = await self.gateway.call_skill(
+                call.name, call.tool, call.arguments, forward_progress, view
+            )
+            return _passthrough(result)
+        return _error(f"unknown tool {tool!r}; skillgate's tools are list_skills, load_skill and call_skill")
+
+    def _record(
+        self,
+        ctx: ServerRequestContext[Any],
+        method: str,
+        arguments: dict[str, Any],
+        outcome: Outcome,
+        message: str | None,
+        started: float,
+    ) -> None:
+        assert self.audit is not None
+        skill = arguments.get("name") if method in ("load_skill", "call_skill") else None
+        tool = arguments.get("tool") if method == "call_skill" else None
+        self.audit.record(
+            AuditEvent(
+                time=audit_now(),
+                profile=self.profile,
+                client=_client(ctx),
+                method=method,
+                skill=skill if isinstance(skill, str) else None,
+                tool=tool if isinstance(tool, str) else None,
+                arguments_sha256=canonical_digest(arguments),
+                arguments=redact(arguments) if self.audit.raw_arguments else None,
+                outcome=outcome,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                message=message,
+            )
+        )
+
+
+def _outcome(exc: SkillgateError) -> Outcome:
+    if isinstance(exc, ToolNotAllowed | ToolDrifted) or (isinstance(exc, SkillNotFound) and exc.denied):
+        return "denied"
+    if isinstance(exc, UpstreamTimeout):
+        return "timeout"
+    if isinstance(exc, UpstreamUnavailable):
+        return "upstream_down"
+    return "tool_error"
+
+
+def _first_text(result: types.CallToolResult) -> str | None:
+    texts = [b.text for b in result.content if isinstance(b, types.TextContent)]
+    return texts[0][:500] if texts else None
 
 
 def _args(model: type[BaseModel], arguments: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,98 @@
+"""AuditLog: an append-only JSONL record of every list, load and call.
+
+One event per meta-tool call, written and flushed before the result is returned.
+Lines never interleave (one lock, one write per line) and rotation by size keeps
+every event: the full file is renamed to `.1` (older ones shift up) before the
+next line is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Outcome = Literal["ok", "tool_error", "denied", "timeout", "upstream_down", "internal_error"]
+
+SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|api[-_]?key|auth|credential|private[-_]?key|cookie|session", re.I
+)
+REDACTED = "***"
+
+
+class AuditEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    time: str
+    profile: str
+    client: dict[str, str | None]
+    method: str  # list_skills, load_skill or call_skill
+    skill: str | None = None
+    tool: str | None = None
+    arguments_sha256: str
+    arguments: Any = None
+    outcome: Outcome
+    duration_ms: float
+    message: str | None = None
+
+
+def canonical_digest(arguments: Any) -> str:
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def redact(value: Any) -> Any:
+    """`value` with the values of secret-looking keys replaced, at any depth."""
+    if isinstance(value, dict):
+        return {k: REDACTED if SECRET_KEY.search(str(k)) else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AuditLog:
+    def __init__(
+        self, path: Path, *, max_bytes: int = 10_000_000, backups: int = 5, raw_arguments: bool = False
+    ):
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.raw_arguments = raw_arguments
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._size = path.stat().st_size
+
+    def record(self, event: AuditEvent) -> None:
+        line = event.model_dump_json(exclude_none=True) + "\n"
+        size = len(line.encode("utf-8"))
+        with self._lock:
+            if self._size and self._size + size > self.max_bytes:
+                self._rotate()
+            self._file.write(line)
+            self._file.flush()
+            self._size += size
+
+    def _rotate(self) -> None:
+        self._file.close()
+        for index in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        self._file = self.path.open("a", encoding="utf-8")
+        self._size = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()

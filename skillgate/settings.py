@@ -1,0 +1,151 @@
+"""Settings: the one configuration file (skillgate.toml), modelled so every setting has a
+type, a default and a description. A bad file fails at startup with the setting's name.
+
+```toml
+host = "127.0.0.1"          # where --http binds
+port = 8000
+stateless = false           # any request may go to any replica (no sessions)
+allow_unauthenticated = false  # required to serve a non-loopback address without tokens
+drift = "block"             # catalog-wide lock drift policy
+
+[[tokens]]                  # bearer tokens: the value lives in the environment, never here
+env = "SKILLGATE_TOKEN_OPS"
+profile = "ops"             # this token sees only the "ops" view (omit: every profile)
+
+[profiles.ops]              # a named view of the catalog, also served at /mcp/ops
+include = ["git-*"]         # skill-name globs (default: all)
+exclude = ["git-admin"]
+deny_tools = ["git_commit"] # tool-name globs, denied in every skill of the view
+
+[audit]
+path = "audit.jsonl"        # omit to disable the audit log
+raw_arguments = false       # true: log arguments too (secret-looking keys redacted)
+max_bytes = 10_000_000      # rotate past this size
+backups = 5                 # rotated files kept (audit.jsonl.1 ... .5)
+
+[reload]
+enabled = true              # watch the catalog folder and apply changes without a restart
+```
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from skillgate.binding import DriftPolicy
+from skillgate.errors import UsageError
+from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
+
+PROFILE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TokenSetting(_Settings):
+    env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        description="Name of the environment variable that holds the token."
+    )
+    profile: str | None = Field(default=None, description="The only profile this token may use (none: any).")
+
+
+class AuditSettings(_Settings):
+    path: Path | None = Field(default=None, description="JSONL file to append events to; none disables it.")
+    raw_arguments: bool = Field(
+        default=False, description="Log raw arguments (secret-looking keys redacted)."
+    )
+    max_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=10_000_000, description="Rotate past this size."
+    )
+    backups: Annotated[int, Field(ge=1, le=1000)] = Field(default=5, description="Rotated files kept.")
+
+
+class ReloadSettings(_Settings):
+    enabled: bool = Field(default=True, description="Apply changes to the catalog folder without a restart.")
+
+
+class Settings(_Settings):
+    host: str = Field(default="127.0.0.1", description="Address --http binds.")
+    port: Annotated[int, Field(ge=0, le=65535)] = Field(default=8000, description="Port --http binds.")
+    stateless: bool = Field(default=False, description="Serve without sessions, for replicas.")
+    allow_unauthenticated: bool = Field(
+        default=False, description="Allow serving a non-loopback address with no tokens configured."
+    )
+    drift: DriftPolicy = Field(default="block", description="Lock drift policy for the whole catalog.")
+    tokens: list[TokenSetting] = Field(
+        default_factory=list, description="Bearer tokens, by environment variable."
+    )
+    profiles: dict[str, Profile] = Field(default_factory=dict, description="Named views of the catalog.")
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    reload: ReloadSettings = Field(default_factory=ReloadSettings)
+
+    @field_validator("profiles")
+    @classmethod
+    def _profile_names(cls, profiles: dict[str, Profile]) -> dict[str, Profile]:
+        for name in profiles:
+            if not PROFILE_NAME.match(name):
+                raise ValueError(
+                    f"profile name {name!r} must be lowercase letters, digits and single hyphens"
+                )
+        return profiles
+
+    def profile(self, name: str) -> Profile:
+        if name == DEFAULT_PROFILE and name not in self.profiles:
+            return EVERYTHING
+        return self.profiles[name]
+
+    @property
+    def profile_names(self) -> list[str]:
+        return sorted({DEFAULT_PROFILE, *self.profiles})
+
+    def token_values(self, environ: Mapping[str, str]) -> dict[str, str | None]:
+        """Token value -> the profile it is limited to (None: any). Missing variables are errors."""
+        values: dict[str, str | None] = {}
+        for token in self.tokens:
+            value = environ.get(token.env)
+            if not value:
+                raise UsageError(
+                    f"token setting env={token.env!r}: the environment variable {token.env} is not set; "
+                    "export it, or remove that [[tokens]] entry"
+                )
+            if (
+                token.profile is not None
+                and token.profile != DEFAULT_PROFILE
+                and token.profile not in self.profiles
+            ):
+                raise UsageError(
+                    f"token setting env={token.env!r}: profile {token.profile!r} is not defined; "
+                    f"define [profiles.{token.profile}] or use one of: {', '.join(self.profile_names)}"
+                )
+            values[value] = token.profile
+        return values
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read skillgate.toml; no path means all defaults."""
+    if path is None:
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read the settings file {str(path)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{where}: unknown setting; see the settings table in the README")
+            else:
+                problems.append(f"{where}: {err['msg']}")
+        raise UsageError(f"{path}: " + "; ".join(problems)) from None
