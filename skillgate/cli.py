@@ -25,7 +25,8 @@ from skillgate.gateway import Gateway
 from skillgate.lockfile import LOCK_NAME, LockFile, lock_server, server_changes
 from skillgate.models import dump
 from skillgate.pool import UpstreamPool
-from skillgate.serve import serve_http, serve_stdio
+from skillgate.serve import http_tokens, serve_http, serve_stdio
+from skillgate.settings import load_settings
 from skillgate.skill import Skill
 from skillgate.tokens import ENCODING, count_tokens
 
@@ -99,24 +100,61 @@ DRIFT_OPTION = click.option(
 
 @main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--http", "use_http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind with --http.")
 @click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for --http."
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SKILLGATE_CONFIG",
+    help="Settings file (skillgate.toml); also $SKILLGATE_CONFIG.",
 )
-@DRIFT_OPTION
-def serve(directory: Path, use_http: bool, host: str, port: int, drift: DriftPolicy) -> None:
-    """Serve the catalog in DIRECTORY over stdio (default) or streamable HTTP."""
+@click.option("--http", "use_http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
+@click.option("--host", default=None, help="Address to bind with --http.  [default: 127.0.0.1]")
+@click.option("--port", default=None, type=click.IntRange(0, 65535), help="Port for --http.  [default: 8000]")
+@click.option(
+    "--stateless", is_flag=True, default=None, help="No sessions: any request may go to any replica."
+)
+@click.option(
+    "--allow-unauthenticated", is_flag=True, default=None, help="Serve a non-loopback address without tokens."
+)
+@click.option("--profile", default="default", show_default=True, help="The profile a stdio client sees.")
+@click.option(
+    "--drift",
+    type=click.Choice(["block", "warn", "off"]),
+    default=None,
+    help="Lock drift policy for the catalog (overrides the settings file).  [default: block]",
+)
+def serve(
+    directory: Path,
+    config: Path | None,
+    use_http: bool,
+    host: str | None,
+    port: int | None,
+    stateless: bool | None,
+    allow_unauthenticated: bool | None,
+    profile: str,
+    drift: DriftPolicy | None,
+) -> None:
+    """Serve the catalog in DIRECTORY over stdio (default) or streamable HTTP.
+
+    Flags override the settings file; see the README for every setting.
+    """
+    overrides = {
+        "host": host,
+        "port": port,
+        "stateless": stateless,
+        "allow_unauthenticated": allow_unauthenticated,
+        "drift": drift,
+    }
+    settings = load_settings(config).model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    if profile not in settings.profile_names:
+        raise UsageError(
+            f"--profile {profile!r} is not defined; profiles: {', '.join(settings.profile_names)}"
+        )
     catalog = _load(directory)
     if use_http:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise UsageError(
-                f"--host {host} would serve without authentication on a non-loopback address; "
-                "this version serves only on 127.0.0.1, localhost or ::1"
-            )
-        anyio.run(serve_http, catalog, host, port, drift)
+        http_tokens(settings, os.environ)  # refuse bad auth settings before anything starts
+        anyio.run(serve_http, catalog, settings)
     else:
-        anyio.run(serve_stdio, catalog, drift)
+        anyio.run(serve_stdio, catalog, settings, profile)
 
 
 @main.command()

@@ -51,6 +51,7 @@ class Gateway:
         self.catalog = catalog
         self.pool = pool
         self.drift = drift
+        self.generation = 1  # counts catalog (re)loads
         self._index: SearchIndex | None = None
         self._index_tools: dict[str, tuple[str, ...]] = {}
         self._index_catalog: Catalog | None = None

@@ -72,6 +72,15 @@ class UpstreamPool:
             self._tg.start_soon(upstream.run, name=f"upstream {binding.name}")
         return upstream
 
+    def retain(self, keys: set[str]) -> list[str]:
+        """Stop the upstreams whose connection key is not in `keys` (bindings that changed or went away)."""
+        stopped = []
+        for key in sorted(set(self._upstreams) - keys):
+            upstream = self._upstreams.pop(key)
+            upstream.stop()
+            stopped.append(upstream.name)
+        return stopped
+
     def known(self, binding: ServerBinding) -> Upstream | None:
         """The upstream for `binding` if it was already started, without starting it."""
         return self._upstreams.get(binding.connection_key())

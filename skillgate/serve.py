@@ -1,29 +1,48 @@
-"""Running the MCP server over stdio or streamable HTTP, with the upstream pool around it."""
+"""Running skillgate: over stdio or streamable HTTP, with the upstream pool, the audit
+log and the catalog watcher around it."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 
 import anyio
 import uvicorn
 from mcp.server.stdio import stdio_server
 
-from skillgate.binding import DriftPolicy
+from skillgate.audit import AuditLog
 from skillgate.catalog import Catalog
+from skillgate.errors import UsageError
 from skillgate.gateway import Gateway
+from skillgate.http_app import LOOPBACK, Tokens, build_app
 from skillgate.pool import UpstreamPool
+from skillgate.profile import DEFAULT_PROFILE
+from skillgate.reload import Reloader
 from skillgate.server import SkillgateServer
+from skillgate.settings import Settings
 
 
-async def serve_stdio(catalog: Catalog, drift: DriftPolicy = "block") -> None:
+def open_audit(settings: Settings) -> AuditLog | None:
+    audit = settings.audit
+    if audit.path is None:
+        return None
+    return AuditLog(
+        audit.path, max_bytes=audit.max_bytes, backups=audit.backups, raw_arguments=audit.raw_arguments
+    )
+
+
+async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAULT_PROFILE) -> None:
     """Serve one client on stdin/stdout until it closes them or SIGTERM/SIGINT arrives."""
+    audit = open_audit(settings)
     async with anyio.create_task_group() as tg, UpstreamPool(os.environ) as pool:
         tg.start_soon(_exit_on_signal_stdio, pool)
-        app = SkillgateServer(Gateway(catalog, pool, drift))
+        gateway = Gateway(catalog, pool, settings.drift)
+        app = SkillgateServer(gateway, profile=profile, view=settings.profile(profile), audit=audit)
+        if settings.reload.enabled:
+            tg.start_soon(Reloader(gateway, [app.catalog_changed]).watch)
         async with stdio_server() as (read, write):
             await app.server.run(read, write, app.server.create_initialization_options())
         tg.cancel_scope.cancel()
@@ -46,15 +65,51 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
-async def serve_http(catalog: Catalog, host: str, port: int, drift: DriftPolicy = "block") -> None:
-    """Serve streamable HTTP at /mcp until SIGINT/SIGTERM."""
+def http_tokens(settings: Settings, environ: Mapping[str, str]) -> Tokens:
+    """The bearer tokens, refusing an open non-loopback server unless told to allow it."""
+    tokens = Tokens(settings.token_values(environ))
+    if settings.host not in LOOPBACK and not tokens.enabled and not settings.allow_unauthenticated:
+        raise UsageError(
+            f"refusing to serve {settings.host} without authentication: add [[tokens]] to the settings file, "
+            "or pass --allow-unauthenticated (allow_unauthenticated = true) if something else guards it"
+        )
+    return tokens
+
+
+async def serve_http(catalog: Catalog, settings: Settings) -> None:
+    """Serve streamable HTTP at /mcp and /mcp/<profile> until SIGINT/SIGTERM."""
+    tokens = http_tokens(settings, os.environ)
+    audit = open_audit(settings)
     async with UpstreamPool(os.environ) as pool:
-        app = SkillgateServer(Gateway(catalog, pool, drift))
-        asgi = app.server.streamable_http_app(streamable_http_path="/mcp", host=host)
-        config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on")
+        gateway = Gateway(catalog, pool, settings.drift)
+        servers = {
+            name: SkillgateServer(gateway, profile=name, view=settings.profile(name), audit=audit)
+            for name in settings.profile_names
+        }
+        reloader = Reloader(gateway, [s.catalog_changed for s in servers.values()])
+
+        async def lifespan() -> AsyncIterator[None]:
+            async with anyio.create_task_group() as tg:
+                if settings.reload.enabled:
+                    tg.start_soon(reloader.watch)
+                yield
+                tg.cancel_scope.cancel()
+
+        app = build_app(
+            gateway,
+            servers,
+            tokens,
+            host=settings.host,
+            stateless=settings.stateless,
+            extra_hosts=settings.allowed_hosts,
+            lifespan=lifespan,
+        )
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+        )
         server = _Uvicorn(config)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_announce, server, len(catalog))
+            tg.start_soon(_announce, server, len(catalog), tokens.enabled)
             tg.start_soon(_exit_on_signal, server)
             await server.serve()
             tg.cancel_scope.cancel()
@@ -67,14 +122,16 @@ async def _exit_on_signal(server: uvicorn.Server) -> None:
             return
 
 
-async def _announce(server: uvicorn.Server, skills: int) -> None:
+async def _announce(server: uvicorn.Server, skills: int, authenticated: bool) -> None:
     while not server.started:
         await anyio.sleep(0.02)
     host, port = server.servers[0].sockets[0].getsockname()[:2]
-    url = f"http://{host}:{port}/mcp"
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/mcp"
+    headers = ', "headers": {"Authorization": "Bearer <token>"}' if authenticated else ""
     print(
         f"skillgate: serving {skills} skills at {url}\n"
-        f'Point an MCP client at it, e.g. {{"mcpServers": {{"skillgate": {{"url": "{url}"}}}}}}',
+        f'Point an MCP client at it, e.g. {{"mcpServers": {{"skillgate": {{"url": "{url}"{headers}}}}}}}',
         file=sys.stderr,
         flush=True,
     )

@@ -13,7 +13,11 @@ import time
 from typing import Any
 
 import mcp_types as types
-from mcp.server import Server, ServerRequestContext
+from mcp.server import NotificationOptions, Server, ServerRequestContext
+from mcp.server.models import InitializationOptions
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
 from skillgate import __version__
@@ -43,6 +47,8 @@ from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
 from skillgate.startup import Entry, fit_startup
 
 logger = logging.getLogger(__name__)
+
+MAX_TRACKED_SESSIONS = 10_000
 
 LOAD_SKILL_DESCRIPTION = (
     "Load a skill: its instructions (rendered with `variables`; one `section` if given), its tools "
@@ -94,13 +100,17 @@ class SkillgateServer:
         self.profile = profile
         self.view = view
         self.audit = audit
-        self.server: Server[Any] = Server(
+        self.bus = InMemorySubscriptionBus()
+        self.server: Server[Any] = _Server(
             "skillgate",
             version=__version__,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
+            on_subscriptions_listen=ListenHandler(self.bus),
         )
         self.tools: list[types.Tool] = []
+        # Handshake-era sessions that may hear tools/list_changed, by connection.
+        self._sessions: dict[int, ServerSession] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -112,14 +122,36 @@ class SkillgateServer:
         self.tools = meta_tools(startup.list_skills_description)
         self.server.instructions = startup.instructions
 
+    async def catalog_changed(self) -> None:
+        self.refresh()
+        await self.notify_tools_changed()
+
+    async def notify_tools_changed(self) -> None:
+        """Tell every session that can hear it that the tool list (its descriptions) changed."""
+        await self.bus.publish(ToolsListChanged())
+        for key, session in sorted(self._sessions.items()):
+            try:
+                await session.send_tool_list_changed()
+            except Exception:  # a session that went away is forgotten
+                del self._sessions[key]
+
+    def _remember(self, ctx: ServerRequestContext[Any]) -> None:
+        if ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return  # 2026-era clients hear changes on subscriptions/listen
+        connection = getattr(ctx.session, "_connection", None)  # the SDK has no public accessor
+        if connection is not None and len(self._sessions) < MAX_TRACKED_SESSIONS:
+            self._sessions.setdefault(id(connection), ctx.session)
+
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        self._remember(ctx)
         return types.ListToolsResult(tools=self.tools)
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
+        self._remember(ctx)
         arguments = params.arguments or {}
         started = time.perf_counter()
         outcome: Outcome = "ok"
@@ -196,6 +228,26 @@ class SkillgateServer:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 message=message,
             )
+        )
+
+
+class _Server(Server[Any]):
+    """The low-level server, advertising tools/list_changed to handshake-era clients.
+
+    The streamable-HTTP manager calls `create_initialization_options()` without
+    arguments, so the flag is set here rather than passed in.
+    """
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True),
+            experimental_capabilities,
+            extensions,
         )
 
 

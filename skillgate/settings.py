@@ -79,6 +79,10 @@ class Settings(_Settings):
         default=False, description="Allow serving a non-loopback address with no tokens configured."
     )
     drift: DriftPolicy = Field(default="block", description="Lock drift policy for the whole catalog.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra Host values accepted against DNS rebinding, e.g. 'skills.example.com:*'",
+    )
     tokens: list[TokenSetting] = Field(
         default_factory=list, description="Bearer tokens, by environment variable."
     )

@@ -73,6 +73,7 @@ class Upstream:
         self._broken = anyio.Event()
         self._retry_at = 0.0
         self.stopped = anyio.Event()
+        self._scope = anyio.CancelScope()
         self._secrets = secret_values(binding, environ)
 
     @property
@@ -150,21 +151,28 @@ class Upstream:
         """Keep the connection up until cancelled (the pool cancels it on shutdown)."""
         failures = 0
         try:
-            while True:
-                if await self._connect_once():
-                    self.restarts += 1
-                    failures = 0
-                    continue  # it was healthy: restart at once
-                failures += 1
-                delay = min(self._backoff_max, self._backoff_initial * 2 ** (failures - 1))
-                self._retry_at = anyio.current_time() + delay
-                self.state = State.BACKOFF
-                self._ready.set()  # wake waiters: they fail fast with the error
-                await anyio.sleep(delay)
+            with self._scope:
+                while True:
+                    if await self._connect_once():
+                        self.restarts += 1
+                        failures = 0
+                        continue  # it was healthy: restart at once
+                    failures += 1
+                    delay = min(self._backoff_max, self._backoff_initial * 2 ** (failures - 1))
+                    self._retry_at = anyio.current_time() + delay
+                    self.state = State.BACKOFF
+                    self._ready.set()  # wake waiters: they fail fast with the error
+                    await anyio.sleep(delay)
         finally:
             self._client = None
             self.state = State.STOPPED
+            self._ready.set()  # waiters fail at once
             self.stopped.set()
+
+    def stop(self) -> None:
+        """Stop the connection (and its process) for good; `run` returns."""
+        self.last_error = "it was stopped because its binding changed"
+        self._scope.cancel()
 
     def _mark_down(self) -> None:
         """The connection is gone: new calls wait for the restart instead of using it."""
