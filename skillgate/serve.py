@@ -41,10 +41,12 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
         tg.start_soon(_exit_on_signal_stdio, pool)
         gateway = Gateway(catalog, pool, settings.drift)
         app = SkillgateServer(gateway, profile=profile, view=settings.profile(profile), audit=audit)
+        stop = anyio.Event()
         if settings.reload.enabled:
-            tg.start_soon(Reloader(gateway, [app.catalog_changed]).watch)
+            tg.start_soon(Reloader(gateway, [app.catalog_changed]).watch, stop)
         async with stdio_server() as (read, write):
             await app.server.run(read, write, app.server.create_initialization_options())
+        stop.set()
         tg.cancel_scope.cancel()
 
 
@@ -89,11 +91,12 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
         reloader = Reloader(gateway, [s.catalog_changed for s in servers.values()])
 
         async def lifespan() -> AsyncIterator[None]:
+            stop = anyio.Event()
             async with anyio.create_task_group() as tg:
                 if settings.reload.enabled:
-                    tg.start_soon(reloader.watch)
+                    tg.start_soon(reloader.watch, stop)
                 yield
-                tg.cancel_scope.cancel()
+                stop.set()  # the watcher's thread ends at its next step, without a cancel wait
 
         app = build_app(
             gateway,
