@@ -7,7 +7,7 @@ NPM_PACKAGES := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install npm clean
+.PHONY: run test lint bench install npm system-deps clean
 
 $(BIN)/skillgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ $(NPM_PREFIX)/.installed: Makefile
 
 install: $(BIN)/skillgate $(NPM_PREFIX)/.installed
 
+## Debian packages the replica tests and benchmarks use (nginx); needs root or sudo
+system-deps:
+	@test -x /usr/sbin/nginx || command -v nginx >/dev/null 2>&1 || \
+		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light; }
+
 npm: $(NPM_PREFIX)/.installed
 
 ## serve the example catalog in skills/ over streamable HTTP on $(HOST):$(PORT)
@@ -28,7 +34,7 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/skillgate --log-level info serve skills --http --host $(HOST) --port $(PORT)
 
 ## install everything and run the whole test suite
-test: install
+test: install system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 
 lint: install
@@ -36,7 +42,7 @@ lint: install
 	$(BIN)/ruff format --check skillgate tests
 	$(BIN)/mypy
 
-bench: install
+bench: install system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.core
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.locks
 
