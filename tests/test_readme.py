@@ -10,8 +10,10 @@ import subprocess
 from pathlib import Path
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import REPO
 
@@ -24,7 +26,9 @@ def test_the_readme_shows_the_two_commands_first() -> None:
     assert COMMANDS[:2] == ["make run", "make test"]
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c.startswith("skillgate ")])
+@pytest.mark.parametrize(
+    "command", [c for c in COMMANDS if c.startswith("skillgate ") and " serve " not in c]
+)
 def test_readme_command_succeeds(command: str) -> None:
     result = subprocess.run(shlex.split(command), cwd=REPO, env=ENV, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode()
@@ -87,3 +91,42 @@ def test_readme_names_every_module() -> None:
 
 def test_readme_is_where_the_repository_says() -> None:
     assert Path(REPO / "README.md").is_file()
+
+
+def test_readme_serve_command_runs_with_the_readme_settings_example(tmp_path: Path) -> None:
+    (command,) = [c for c in COMMANDS if " serve " in c]
+    (toml,) = re.findall(r"```toml\n(.*?)```", README, re.DOTALL)
+    config = tmp_path / "skillgate.toml"
+    config.write_text(toml)
+    argv = [str(config) if a == "skillgate.toml" else a for a in shlex.split(command)] + ["--port", "0"]
+    env = {**ENV, "SKILLGATE_TOKEN_VOICE": "voice-token-123", "SKILLGATE_TOKEN_ADMIN": "admin-token-123"}
+    argv[argv.index("skills")] = str(REPO / "skills")
+    argv[0] = str(REPO / ".venv" / "bin" / "skillgate")
+    process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    try:
+        url = None
+        for line in process.stderr:
+            match = re.search(rb"serving \d+ skills at (http://\S+)", line)
+            if match:
+                url = match.group(1).decode()
+                break
+        assert url is not None
+
+        async def use() -> None:
+            headers = {"Authorization": "Bearer voice-token-123"}
+            async with (
+                httpx2.AsyncClient(headers=headers) as http,
+                Client(streamable_http_client(url, http_client=http)) as client,
+            ):
+                listed = await client.call_tool("list_skills", {})
+                assert listed.structured_content is not None
+                names = [s["name"] for s in listed.structured_content["skills"]]
+                assert names == ["git-history", "git-status", "time-zones"]
+
+        anyio.run(use)
+        assert (tmp_path / "skillgate-audit.jsonl").read_text().count("list_skills") == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        process.stderr.close()
