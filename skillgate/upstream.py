@@ -8,6 +8,7 @@ exponential back-off while starts keep failing. During back-off calls fail fast.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -101,9 +102,10 @@ class Upstream:
         client = await self._wait_ready()
         seconds = timeout or self.call_timeout
         try:
-            return await client.call_tool(
+            result = await client.call_tool(
                 tool, dict(arguments), read_timeout_seconds=seconds, progress_callback=progress
             )
+            return self._redact_result(result)
         except MCPError as exc:
             if exc.code == types.REQUEST_TIMEOUT:
                 raise UpstreamTimeout(
@@ -123,6 +125,15 @@ class Upstream:
             raise UpstreamUnavailable(
                 f"server {self.name!r} answered {tool!r} wrongly: {self.redact(str(exc))}"
             ) from None
+
+    def _redact_result(self, result: types.CallToolResult) -> types.CallToolResult:
+        """The result unchanged, unless a value from `${VAR}` expansion appears in it: that is masked."""
+        if not self._secrets:
+            return result
+        wire = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if not any(secret in json.dumps(wire, ensure_ascii=False) for secret in self._secrets):
+            return result
+        return types.CallToolResult.model_validate(_map_strings(wire, self.redact))
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -287,6 +298,16 @@ async def _list_all_tools(client: Client, refresh: bool = False) -> list[types.T
         cursor = page.next_cursor
         if not cursor:
             return sorted(tools, key=lambda t: t.name)
+
+
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: _map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, change) for v in value]
+    return value
 
 
 def _find_command(command: str) -> str:

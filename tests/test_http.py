@@ -53,7 +53,7 @@ def write_catalog(root: Path) -> None:
         "Echo text back.",
         servers={
             "f": faulty_server(
-                allowedTools=["echo", "pid"], env={"FAULTY_SECRET": "${SKILLGATE_TEST_SECRET}"}
+                allowedTools=["echo", "pid", "getenv"], env={"FAULTY_SECRET": "${SKILLGATE_TEST_SECRET}"}
             )
         },
     )
@@ -180,7 +180,7 @@ async def test_profile_isolation_on_every_path(gateway: Gateway, mode: str, rout
         listed = await c.call_tool("list_skills", {})
         assert listed.structured_content is not None
         assert [s["name"] for s in listed.structured_content["skills"]] == ["echoes", "notes"]
-        assert listed.structured_content["skills"][0]["tools"] == ["echo"]  # pid is denied
+        assert listed.structured_content["skills"][0]["tools"] == ["echo", "getenv"]  # pid is denied
         searched = await c.call_tool("list_skills", {"query": "operations agents"})
         assert "hidden-ops" not in json.dumps(searched.structured_content)
         for tool, args in [
@@ -192,7 +192,7 @@ async def test_profile_isolation_on_every_path(gateway: Gateway, mode: str, rout
             result = await c.call_tool(tool, args)
             assert result.is_error and "hidden-ops" not in text_of(result).replace(repr(args["name"]), "")
         denied = await c.call_tool("call_skill", {"name": "echoes", "tool": "pid", "arguments": {}})
-        assert denied.is_error and "Its tools are: echo" in text_of(denied)
+        assert denied.is_error and "Its tools are: echo, getenv" in text_of(denied)
         ok = await c.call_tool("call_skill", {"name": "echoes", "tool": "echo", "arguments": {"text": "hi"}})
         assert text_of(ok) == "hi"
 
@@ -333,6 +333,7 @@ async def test_no_secret_reaches_responses_logs_or_audit(gateway: Gateway) -> No
             ("list_skills", {}),
             ("load_skill", {"name": "echoes"}),
             ("call_skill", {"name": "echoes", "tool": "echo", "arguments": {"text": "x"}}),
+            ("call_skill", {"name": "echoes", "tool": "getenv", "arguments": {"name": "FAULTY_SECRET"}}),
             ("call_skill", {"name": "leaky", "tool": "t", "arguments": {}}),
             ("load_skill", {"name": "leaky"}),
         ]:
@@ -345,7 +346,7 @@ async def test_no_secret_reaches_responses_logs_or_audit(gateway: Gateway) -> No
     everything = (
         "\n".join(seen) + b"".join(gateway.stderr).decode(errors="replace") + gateway.audit.read_text()
     )
-    assert "***" in "\n".join(seen)  # the failing command was reported, redacted
+    assert "***" in seen[3] and "***" in seen[4]  # the upstream's answer and the failing command, masked
     for secret in (SECRET, TOKEN_ALL, TOKEN_LIMITED):
         assert secret not in everything
 

@@ -28,6 +28,12 @@ def echo(text: str, times: int = 1) -> str:
 
 
 @server.tool()
+def getenv(name: str) -> str:
+    """The value of an environment variable of this server (to test secret redaction)."""
+    return os.environ.get(name, "")
+
+
+@server.tool()
 def pid() -> int:
     """The process id of this server."""
     return os.getpid()
