@@ -164,9 +164,10 @@ class Gateway:
         variables: Mapping[str, Any] | None = None,
         client: Mapping[str, Any] | None = None,
         tools: list[ToolSpec] | None = None,
+        view: Profile = EVERYTHING,
     ) -> str:
         if tools is None:
-            tools = await self.tools_of(skill)
+            tools = await self.tools_of(skill, view)
         return render_template(
             skill.body,
             skill.dir,

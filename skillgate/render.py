@@ -119,3 +119,59 @@ def _template_line(exc: BaseException, offset: int) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return _line(line, offset)
+
+
+def template_variables(body: str, folder: Path) -> dict[str, str | None]:
+    """The `vars.NAME` a template reads, each with its written default (`| default(...)`) or None.
+
+    Read from the template's syntax tree, so it finds variables in every branch.
+    """
+    from jinja2 import nodes
+
+    try:
+        tree = _environment(folder).parse(body)
+    except jinja2.TemplateSyntaxError:
+        return {}
+    found: dict[str, str | None] = {}
+
+    def name_of(node: nodes.Node) -> str | None:
+        if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.name == "vars":
+            return str(node.attr)
+        if (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.node, nodes.Name)
+            and node.node.name == "vars"
+            and isinstance(node.arg, nodes.Const)
+        ):
+            return str(node.arg.value)
+        return None
+
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        name = name_of(node)
+        if name is not None:
+            found.setdefault(name, None)
+    for flt in tree.find_all(nodes.Filter):
+        name = name_of(flt.node) if flt.node is not None else None
+        if (
+            name is not None
+            and flt.name in ("default", "d")
+            and flt.args
+            and isinstance(flt.args[0], nodes.Const)
+        ):
+            found[name] = str(flt.args[0].value)
+    return dict(sorted(found.items()))
+
+
+def template_includes(body: str, folder: Path) -> list[tuple[str, int]]:
+    """`(name, line)` of every `{% include "..." %}` with a literal name."""
+    from jinja2 import nodes
+
+    try:
+        tree = _environment(folder).parse(body)
+    except jinja2.TemplateSyntaxError:
+        return []
+    return [
+        (str(node.template.value), node.lineno)
+        for node in tree.find_all(nodes.Include)
+        if isinstance(node.template, nodes.Const)
+    ]

@@ -13,10 +13,17 @@ import time
 from typing import Any
 
 import mcp_types as types
+from mcp import MCPError
 from mcp.server import NotificationOptions, Server, ServerRequestContext
 from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
@@ -44,6 +51,7 @@ from skillgate.models import (
     shallow_schema,
 )
 from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
+from skillgate.skill_resources import EXTENSION, SkillResources, SkillsGetParams, SkillsListParams
 from skillgate.startup import Entry, fit_startup
 
 logger = logging.getLogger(__name__)
@@ -107,7 +115,15 @@ class SkillgateServer:
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
             on_subscriptions_listen=ListenHandler(self.bus),
+            on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
+            on_list_resources=self._list_resources,
+            on_read_resource=self._read_resource,
         )
+        self.resources = SkillResources(gateway, view)
+        self.server.add_request_handler("skills/list", SkillsListParams, self._skills_list)
+        self.server.add_request_handler("skills/get", SkillsGetParams, self._skills_get)
+        self.server.extensions[EXTENSION] = {}
         self.tools: list[types.Tool] = []
         # Handshake-era sessions that may hear tools/list_changed, by connection.
         self._sessions: dict[int, ServerSession] = {}
@@ -128,10 +144,13 @@ class SkillgateServer:
 
     async def notify_tools_changed(self) -> None:
         """Tell every session that can hear it that the tool list (its descriptions) changed."""
-        await self.bus.publish(ToolsListChanged())
+        for event in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
+            await self.bus.publish(event)
         for key, session in sorted(self._sessions.items()):
             try:
                 await session.send_tool_list_changed()
+                await session.send_prompt_list_changed()
+                await session.send_resource_list_changed()
             except Exception:  # a session that went away is forgotten
                 del self._sessions[key]
 
@@ -141,6 +160,35 @@ class SkillgateServer:
         connection = getattr(ctx.session, "_connection", None)  # the SDK has no public accessor
         if connection is not None and len(self._sessions) < MAX_TRACKED_SESSIONS:
             self._sessions.setdefault(id(connection), ctx.session)
+
+    async def _list_prompts(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return self.resources.list_prompts(params.cursor if params else None)
+
+    async def _get_prompt(
+        self, ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        try:
+            return await self.resources.get_prompt(params.name, params.arguments)
+        except SkillgateError as exc:  # prompts are chosen by people: a protocol error, not a tool error
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return self.resources.list_resources(params.cursor if params else None)
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        return self.resources.read_resource(str(params.uri))
+
+    async def _skills_list(self, ctx: ServerRequestContext[Any], params: SkillsListParams) -> dict[str, Any]:
+        return self.resources.list_skills(params.cursor)
+
+    async def _skills_get(self, ctx: ServerRequestContext[Any], params: SkillsGetParams) -> dict[str, Any]:
+        return self.resources.get_skill(params.uri)
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -245,8 +293,10 @@ class _Server(Server[Any]):
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
         return super().create_initialization_options(
-            notification_options or NotificationOptions(tools_changed=True),
-            experimental_capabilities,
+            notification_options
+            or NotificationOptions(tools_changed=True, prompts_changed=True, resources_changed=True),
+            # The handshake-era schema has no `extensions`: the skills extension is declared there too.
+            experimental_capabilities if experimental_capabilities is not None else dict(self.extensions),
             extensions,
         )
 

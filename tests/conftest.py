@@ -20,6 +20,7 @@ from mcp import Client, Implementation
 from skillgate.catalog import Catalog
 from skillgate.gateway import Gateway
 from skillgate.pool import UpstreamPool
+from skillgate.profile import EVERYTHING, Profile
 from skillgate.server import SkillgateServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,12 +62,16 @@ def time_server(**extra: Any) -> dict[str, Any]:
 
 @asynccontextmanager
 async def gateway_client(
-    root: Path, mode: str = "auto", client_info: Implementation | None = None, **pool_options: Any
+    root: Path,
+    mode: str = "auto",
+    client_info: Implementation | None = None,
+    view: Profile = EVERYTHING,
+    **pool_options: Any,
 ) -> AsyncIterator[tuple[Client, UpstreamPool]]:
     """skillgate in process, driven by the SDK's Client."""
     catalog = Catalog.load(root)
     async with UpstreamPool(os.environ, **pool_options) as pool:
-        app = SkillgateServer(Gateway(catalog, pool))
+        app = SkillgateServer(Gateway(catalog, pool), view=view)
         async with Client(app.server, mode=mode, client_info=client_info) as client:  # type: ignore[arg-type]
             yield client, pool
 

@@ -1,0 +1,184 @@
+"""Skills as MCP prompts and resources, and the Skills-over-MCP extension (SEP-2640).
+
+- Each skill is a prompt named after it; its template variables are the prompt's
+  arguments, and `prompts/get` returns the rendered instructions.
+- Each file of a skill is a resource `skill://<skill-path>/<file>`, where the skill path
+  is the skill's folder relative to the catalog root (its name, for top-level skills).
+  `SKILL.md` is served as written (the template, unrendered); mcp.json and
+  tools.lock.json are gateway configuration and are not served.
+- `skills/list` and `skills/get` return entries `{uri, frontmatter, resources: [{uri,
+  digest: "sha256:<hex>"}]}` over the same resources.
+
+Everything is seen through a profile: a skill outside the view has no prompt, no
+resource and no entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+from typing import Any
+
+import mcp_types as types
+from mcp import MCPError
+
+from skillgate.catalog import Catalog
+from skillgate.gateway import Gateway
+from skillgate.profile import Profile
+from skillgate.render import template_variables
+from skillgate.skill import Skill
+
+SCHEME = "skill://"
+EXTENSION = "io.modelcontextprotocol/skills"
+PAGE = 200
+
+
+class SkillsListParams(types.PaginatedRequestParams):
+    pass
+
+
+class SkillsGetParams(types.RequestParams):
+    uri: str
+
+
+def skill_path(skill: Skill, catalog: Catalog) -> str:
+    return skill.dir.relative_to(catalog.root).as_posix()
+
+
+def skill_uri(skill: Skill, catalog: Catalog, file: str = "SKILL.md") -> str:
+    return f"{SCHEME}{skill_path(skill, catalog)}/{file}"
+
+
+def files_of(skill: Skill) -> list[str]:
+    return ["SKILL.md", *(f.path for f in skill.files)]
+
+
+def _mime(path: str) -> str:
+    if path.endswith(".md"):
+        return "text/markdown"
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def _read(skill: Skill, path: str) -> bytes:
+    return skill.skill_md.read_bytes() if path == "SKILL.md" else skill.read_file(path)
+
+
+def entry(skill: Skill, catalog: Catalog) -> dict[str, Any]:
+    """The SEP-2640 entry of a skill, with a sha256 digest of every file's bytes."""
+    return {
+        "uri": skill_uri(skill, catalog),
+        "frontmatter": skill.frontmatter.model_dump(by_alias=True, exclude_none=True),
+        "resources": [
+            {
+                "uri": skill_uri(skill, catalog, f),
+                "digest": "sha256:" + hashlib.sha256(_read(skill, f)).hexdigest(),
+            }
+            for f in files_of(skill)
+        ],
+    }
+
+
+def _visible(catalog: Catalog, view: Profile) -> list[Skill]:
+    return [s for s in catalog if view.admits(s.name)]
+
+
+def _page(cursor: str | None, total: int) -> tuple[int, str | None]:
+    start = int(cursor) if cursor and cursor.isdigit() else 0
+    return start, (str(start + PAGE) if start + PAGE < total else None)
+
+
+def _locate(uri: str, catalog: Catalog, view: Profile) -> tuple[Skill, str]:
+    """The visible skill and file a `skill://` URI names, else an invalid-params error."""
+    if uri.startswith(SCHEME):
+        rest = uri[len(SCHEME) :]
+        for skill in _visible(catalog, view):
+            prefix = skill_path(skill, catalog) + "/"
+            if rest.startswith(prefix) and rest[len(prefix) :] in files_of(skill):
+                return skill, rest[len(prefix) :]
+    raise MCPError(
+        types.INVALID_PARAMS, f"no skill resource {uri!r}; list them with resources/list or skills/list"
+    )
+
+
+class SkillResources:
+    """The prompt, resource and skills/* handlers for one profile."""
+
+    def __init__(self, gateway: Gateway, view: Profile) -> None:
+        self.gateway = gateway
+        self.view = view
+
+    def list_prompts(self, cursor: str | None) -> types.ListPromptsResult:
+        catalog = self.gateway.catalog
+        skills = _visible(catalog, self.view)
+        start, next_cursor = _page(cursor, len(skills))
+        prompts = []
+        for skill in skills[start : start + PAGE]:
+            variables = template_variables(skill.body, skill.dir)
+            arguments = [
+                types.PromptArgument(
+                    name=name,
+                    description="no default" if default is None else f"default: {default!r}",
+                    required=False,
+                )
+                for name, default in variables.items()
+            ]
+            prompts.append(
+                types.Prompt(name=skill.name, description=skill.frontmatter.summary(), arguments=arguments)
+            )
+        return types.ListPromptsResult(prompts=prompts, next_cursor=next_cursor)
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
+        skill = self.gateway.skill(name, self.view)
+        text = await self.gateway.render(skill, arguments or {}, view=self.view)
+        message = types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))
+        return types.GetPromptResult(description=skill.frontmatter.summary(), messages=[message])
+
+    def list_resources(self, cursor: str | None) -> types.ListResourcesResult:
+        catalog = self.gateway.catalog
+        everything = [(skill, f) for skill in _visible(catalog, self.view) for f in files_of(skill)]
+        start, next_cursor = _page(cursor, len(everything))
+        resources = []
+        for skill, path in everything[start : start + PAGE]:
+            sizes = {f.path: f.size for f in skill.files}
+            size = sizes.get(path, skill.skill_md.stat().st_size if path == "SKILL.md" else None)
+            resources.append(
+                types.Resource(
+                    uri=skill_uri(skill, catalog, path),
+                    name=skill.name if path == "SKILL.md" else f"{skill.name}/{path}",
+                    description=skill.frontmatter.description if path == "SKILL.md" else None,
+                    mime_type=_mime(path),
+                    size=size,
+                )
+            )
+        return types.ListResourcesResult(resources=resources, next_cursor=next_cursor)
+
+    def read_resource(self, uri: str) -> types.ReadResourceResult:
+        skill, path = _locate(uri, self.gateway.catalog, self.view)
+        data = _read(skill, path)
+        mime = _mime(path)
+        try:
+            content: types.TextResourceContents | types.BlobResourceContents = types.TextResourceContents(
+                uri=uri, mime_type=mime, text=data.decode("utf-8")
+            )
+        except UnicodeDecodeError:
+            content = types.BlobResourceContents(
+                uri=uri, mime_type=mime, blob=base64.b64encode(data).decode()
+            )
+        return types.ReadResourceResult(contents=[content])
+
+    def list_skills(self, cursor: str | None) -> dict[str, Any]:
+        catalog = self.gateway.catalog
+        skills = _visible(catalog, self.view)
+        start, next_cursor = _page(cursor, len(skills))
+        result: dict[str, Any] = {"skills": [entry(s, catalog) for s in skills[start : start + PAGE]]}
+        if next_cursor:
+            result["nextCursor"] = next_cursor
+        return result
+
+    def get_skill(self, uri: str) -> dict[str, Any]:
+        catalog = self.gateway.catalog
+        skill, path = _locate(uri, catalog, self.view)
+        if path != "SKILL.md":
+            raise MCPError(types.INVALID_PARAMS, f"{uri!r} is not a skill's SKILL.md")
+        return {"skill": entry(skill, catalog)}
