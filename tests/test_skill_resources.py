@@ -112,7 +112,11 @@ async def test_skills_list_and_get_carry_frontmatter_and_digests(catalog: Path, 
         with pytest.raises(MCPError) as info:
             await skills_get(client, "skill://nope/SKILL.md")
         assert info.value.error.code == types.INVALID_PARAMS
-        assert "io.modelcontextprotocol/skills" in (client.server_capabilities.extensions or {})
+        capabilities = client.server_capabilities
+        declared = (
+            capabilities.extensions if mode == "auto" else capabilities.experimental
+        )  # 2025-11-25 has no extensions
+        assert "io.modelcontextprotocol/skills" in (declared or {})
 
 
 async def test_prompts_resources_and_skills_respect_the_profile(catalog: Path) -> None:
