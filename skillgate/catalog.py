@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from skillgate.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.errors import SkillNotFound, UsageError
 from skillgate.frontmatter import parse_skill_file
 from skillgate.lockfile import LOCK_NAME, LockFile, read_lock
-from skillgate.render import check_syntax
+from skillgate.render import check_syntax, template_includes
 from skillgate.skill import Skill, find_headings, list_files
 
 SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
@@ -147,6 +148,7 @@ def load_skill(
         diagnostics.append(
             Diagnostic.at(skill_md, "SG301", f"template syntax error: {message}", line + parsed.body_line - 1)
         )
+    diagnostics += _missing_files(parsed.body, parsed.body_line, skill_dir, skill_md)
     if any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
     skill = Skill(
@@ -215,4 +217,47 @@ def _lock_mismatches(lock: LockFile, bindings: list[ServerBinding], path: Path) 
             found.append(
                 Diagnostic.at(path, "SG402", f"{name}: allowed tool {tool!r} has no lock entry; {fix}")
             )
+    return found
+
+
+_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def _missing_files(body: str, body_line: int, skill_dir: Path, skill_md: Path) -> list[Diagnostic]:
+    """Includes (errors) and relative links (warnings) that name files the skill does not have."""
+    found = []
+    root = skill_dir.resolve()
+    for name, line in template_includes(body, skill_dir):
+        target = (root / name).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            found.append(
+                Diagnostic.at(
+                    skill_md,
+                    "SG302",
+                    f"include {name!r} is not a file in the skill folder; create it, or fix the path "
+                    "(relative to the folder that holds SKILL.md)",
+                    line + body_line - 1,
+                )
+            )
+    for number, text in enumerate(body.splitlines(), start=body_line):
+        for match in _LINK.finditer(text):
+            href = match.group(1).split("#")[0].split("?")[0]
+            if (
+                not href
+                or "://" in href
+                or href.startswith(("/", "mailto:", "{{"))
+                or ":" in href.split("/")[0]
+            ):
+                continue
+            if not (root / href).resolve().exists():
+                found.append(
+                    Diagnostic.at(
+                        skill_md,
+                        "SG303",
+                        f"link target {href!r} does not exist in the skill folder",
+                        number,
+                        match.start() + 1,
+                        Severity.WARNING,
+                    )
+                )
     return found

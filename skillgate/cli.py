@@ -16,19 +16,24 @@ from typing import Any, TypeVar
 import anyio
 import click
 import mcp_types as types
+import yaml
 
 from skillgate import __version__
 from skillgate.binding import DriftPolicy
 from skillgate.catalog import Catalog
+from skillgate.checks import authoring_diagnostics
+from skillgate.diagnostics import Diagnostic, Severity
 from skillgate.errors import SkillgateError, UsageError
 from skillgate.gateway import Gateway
+from skillgate.html_render import markdown_to_html
 from skillgate.lockfile import LOCK_NAME, LockFile, lock_server, server_changes
 from skillgate.models import dump
 from skillgate.pool import UpstreamPool
+from skillgate.scaffold import create_skill, parse_server
 from skillgate.serve import http_tokens, serve_http, serve_stdio
 from skillgate.settings import load_settings
 from skillgate.skill import Skill
-from skillgate.tokens import ENCODING, count_tokens
+from skillgate.tokens import ENCODING, token_counts
 
 T = TypeVar("T")
 
@@ -159,14 +164,23 @@ def serve(
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as JSON.")
-def validate(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Check the catalogs at PATHS (default: .); print every problem as path:line:col: CODE message."""
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    show_default=True,
+    help="text: path:line:col: CODE message; github: workflow annotations; json: one document.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) -> None:
+    """Check the catalogs at PATHS (default: .); report every problem at once; exit 1 on errors."""
     catalogs = [Catalog.load(p) for p in (paths or (Path("."),))]
-    diagnostics = [d for c in catalogs for d in c.diagnostics]
-    errors = [d for c in catalogs for d in c.errors]
+    diagnostics = [d for c in catalogs for d in authoring_diagnostics(c)]
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR or strict]
     skills = sum(len(c) for c in catalogs)
-    if as_json:
+    if as_json or output == "json":
         _print_json(
             {
                 "ok": not errors,
@@ -176,11 +190,70 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
         )
     else:
         for diagnostic in diagnostics:
-            click.echo(str(diagnostic))
-        warnings = len(diagnostics) - len(errors)
-        click.echo(f"{skills} skills valid; {len(errors)} errors, {warnings} warnings", err=True)
+            click.echo(github_annotation(diagnostic) if output == "github" else str(diagnostic))
+        warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+        click.echo(
+            f"{skills} skills valid; {len(diagnostics) - warnings} errors, {warnings} warnings", err=True
+        )
     if errors:
         sys.exit(1)
+
+
+def github_annotation(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command that annotates the file and line."""
+
+    def escape(text: str, property_value: bool = False) -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+    level = "error" if d.severity is Severity.ERROR else "warning"
+    properties = f"file={escape(d.path, True)},line={d.line},col={d.col},title={escape(d.code, True)}"
+    return f"::{level} {properties}::{escape(d.message)}"
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The catalog folder to create the skill in.",
+)
+@click.option("--description", help="The skill's description (default: a TODO placeholder that validates).")
+@click.option("--server", "server_json", metavar="JSON", help="A pasted mcpServers entry (or whole block).")
+@click.option("--server-name", help="Name for a pasted single entry (default: server).")
+@click.option("--shared", metavar="NAME", help="Bind to the shared server NAME of the catalog's mcp.json.")
+@click.option(
+    "--allow", "allowed", multiple=True, metavar="TOOL", help="An allowed tool (name or glob); repeat."
+)
+def new(
+    name: str,
+    parent: Path,
+    description: str | None,
+    server_json: str | None,
+    server_name: str | None,
+    shared: str | None,
+    allowed: tuple[str, ...],
+) -> None:
+    """Create the skill folder NAME with a SKILL.md that validates (and an mcp.json when bound)."""
+    if server_json and shared:
+        raise click.UsageError("use --server or --shared, not both")
+    servers = parse_server(server_json, server_name) if server_json else None
+    if shared:
+        root_servers = Catalog.load(parent).shared_servers
+        if shared not in root_servers:
+            known = ", ".join(sorted(root_servers)) or "none"
+            raise UsageError(
+                f"--shared {shared!r}: the catalog's mcp.json has no such server (it has: {known})"
+            )
+        servers = {shared: {}}
+    folder = create_skill(parent, name, description=description, servers=servers, allowed_tools=list(allowed))
+    click.echo(f"created {folder}/SKILL.md" + (f" and {folder}/mcp.json" if servers else ""))
+    click.echo(
+        f"next: edit it, then `skillgate validate {parent}` and `skillgate preview {parent}`", err=True
+    )
 
 
 @main.command(name="list")
@@ -228,34 +301,58 @@ def _parse_vars(pairs: Sequence[str]) -> dict[str, Any]:
     return variables
 
 
+def _read_vars_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"--vars-file {path}: cannot read it as JSON or YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--vars-file {path}: must hold a mapping of variable names to values")
+    return {str(k): v for k, v in data.items()}
+
+
 @main.command()
 @click.argument("args", nargs=-1, required=True, metavar="[DIR] NAME")
 @click.option("--var", "pairs", multiple=True, metavar="K=V", help="A template variable (JSON or text).")
+@click.option(
+    "--vars-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Variables from a JSON or YAML mapping (--var wins over it).",
+)
 @click.option("--section", help="Render only this heading's section.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["markdown", "html"]),
+    default="markdown",
+    show_default=True,
+    help="Print the Markdown, or the HTML a person would see (raw HTML in the skill is escaped).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the load_skill result and token counts as JSON.")
-def render(args: tuple[str, ...], pairs: tuple[str, ...], section: str | None, as_json: bool) -> None:
+def render(
+    args: tuple[str, ...],
+    pairs: tuple[str, ...],
+    vars_file: Path | None,
+    section: str | None,
+    output: str,
+    as_json: bool,
+) -> None:
     """Render skill NAME with --var values and show its token cost."""
     directory, (name,) = _split(args, 1, "[DIR] NAME")
     catalog = _load(directory)
-    variables = _parse_vars(pairs)
+    variables = {**_read_vars_file(vars_file), **_parse_vars(pairs)} if vars_file else _parse_vars(pairs)
 
     async def work(gateway: Gateway) -> Any:
         return await gateway.load_skill(name, variables, section)
 
     loaded = _with_gateway(catalog, work)
-    tool_text = json.dumps([dump(t) for t in loaded.tools], separators=(",", ":"))
-    instructions = count_tokens(loaded.instructions)
-    schemas = count_tokens(tool_text) if loaded.tools else 0
-    tokens = {
-        "instructions": instructions,
-        "tools": schemas,
-        "total": instructions + schemas,
-        "encoding": ENCODING,
-    }
+    tokens = token_counts(loaded.instructions, [dump(t) for t in loaded.tools])
     if as_json:
-        _print_json({**dump(loaded), "tokens": tokens})
+        html = {"html": markdown_to_html(loaded.instructions)} if output == "html" else {}
+        _print_json({**dump(loaded), **html, "tokens": tokens})
         return
-    click.echo(loaded.instructions, nl=not loaded.instructions.endswith("\n"))
+    text = markdown_to_html(loaded.instructions) if output == "html" else loaded.instructions
+    click.echo(text, nl=not text.endswith("\n"))
     click.echo(
         f"tokens ({ENCODING}): instructions {tokens['instructions']}, tool schemas {tokens['tools']}, "
         f"total {tokens['total']}",

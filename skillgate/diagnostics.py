@@ -30,8 +30,11 @@ CODES: dict[str, str] = {
     "SG203": "mcp.json entry has neither command nor url, and no shared server of that name",
     "SG204": "two bound servers expose the same tool name",
     "SG301": "template syntax error",
+    "SG302": "an {% include %} names a file that is not in the skill folder",
+    "SG303": "a relative link points to a file that does not exist",
     "SG401": "tools.lock.json cannot be read",
     "SG402": "tools.lock.json does not match the skill's mcp.json",
+    "SG501": "the body is longer than the guidance (5,000 tokens or 500 lines)",
 }
 
 

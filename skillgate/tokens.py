@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from functools import lru_cache
 from typing import Any
@@ -21,3 +22,10 @@ def _encoding() -> Any:
 
 def count_tokens(text: str) -> int:
     return len(_encoding().encode(text))
+
+
+def token_counts(instructions: str, tools: list[dict[str, Any]]) -> dict[str, int | str]:
+    """What a loaded skill costs: its instructions, its tool schemas (as JSON), the total."""
+    text = count_tokens(instructions)
+    schemas = count_tokens(json.dumps(tools, separators=(",", ":"))) if tools else 0
+    return {"instructions": text, "tools": schemas, "total": text + schemas, "encoding": ENCODING}

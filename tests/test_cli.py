@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from skillgate.cli import main
 from tests.conftest import EXAMPLES, faulty_server, write_skill
 
-COMMANDS = ["serve", "validate", "list", "search", "render", "call", "lock"]
+COMMANDS = ["serve", "validate", "list", "search", "render", "call", "lock", "new"]
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -93,3 +94,69 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     assert code == 2
     code, _, err = run("serve", str(EXAMPLES), "--http", "--host", "0.0.0.0")
     assert code == 2 and "without authentication" in err
+
+
+def test_new_scaffolds_a_skill_that_passes_both_validators(tmp_path: Path) -> None:
+    code, out, _ = run("new", "weather-report", "--dir", str(tmp_path))
+    assert code == 0 and "weather-report/SKILL.md" in out
+    assert run("validate", str(tmp_path))[0] == 0
+    agentskills = Path(__file__).parent.parent / ".venv" / "bin" / "agentskills"
+    checked = subprocess.run(
+        [str(agentskills), "validate", str(tmp_path / "weather-report")], capture_output=True
+    )
+    assert checked.returncode == 0, checked.stdout
+    code, _, err = run("new", "weather-report", "--dir", str(tmp_path))
+    assert code == 2 and "already exists" in err
+
+
+def test_new_binds_a_pasted_entry_or_a_shared_server(tmp_path: Path) -> None:
+    (tmp_path / "mcp.json").write_text('{"mcpServers": {"git": {"command": "mcp-server-git"}}}')
+    pasted = '{"mcpServers": {"time": {"command": "mcp-server-time"}}}'
+    assert (
+        run("new", "clock", "--dir", str(tmp_path), "--server", pasted, "--allow", "get_current_time")[0] == 0
+    )
+    assert json.loads((tmp_path / "clock" / "mcp.json").read_text()) == {
+        "mcpServers": {"time": {"command": "mcp-server-time", "allowedTools": ["get_current_time"]}}
+    }
+    assert run("new", "history", "--dir", str(tmp_path), "--shared", "git", "--allow", "git_log")[0] == 0
+    assert json.loads((tmp_path / "history" / "mcp.json").read_text()) == {
+        "mcpServers": {"git": {"allowedTools": ["git_log"]}}
+    }
+    assert run("validate", str(tmp_path))[0] == 0
+    code, _, err = run("new", "other", "--dir", str(tmp_path), "--shared", "nope")
+    assert code == 2 and "(it has: git)" in err
+    code, _, err = run("new", "Bad_Name", "--dir", str(tmp_path))
+    assert code == 2 and "lowercase" in err
+
+
+def test_validate_formats_for_ci(tmp_path: Path) -> None:
+    write_skill(
+        tmp_path, "links", body="# L\n\nSee [the guide](references/guide.md).\n{% include 'parts/x.md' %}\n"
+    )
+    code, out, _ = run("validate", str(tmp_path), "--format", "github")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("::warning file=") and ",line=7,col=5,title=SG303::link target" in lines[0]
+    assert lines[1].startswith("::error file=") and "title=SG302::include 'parts/x.md'" in lines[1]
+    code, out, _ = run("validate", str(tmp_path), "--format", "json")
+    assert [d["code"] for d in json.loads(out)["diagnostics"]] == ["SG303", "SG302"]
+
+
+def test_warnings_fail_only_with_strict(tmp_path: Path) -> None:
+    write_skill(tmp_path, "long", body="# Long\n" + "A line of guidance.\n" * 600)
+    code, out, _ = run("validate", str(tmp_path))
+    assert code == 0 and "SG501 warning: the body is" in out and "600" not in out.split("tokens and")[0]
+    assert run("validate", str(tmp_path), "--strict")[0] == 1
+
+
+def test_render_html_and_vars_file(tmp_path: Path) -> None:
+    write_skill(tmp_path, "s", body="# Hi {{ vars.who }}\n\n<script>x</script> {{ vars.n }}\n")
+    (tmp_path / "vars.yaml").write_text("who: Ada\nn: 1\n")
+    code, out, _ = run(
+        "render", str(tmp_path), "s", "--vars-file", str(tmp_path / "vars.yaml"), "--var", "n=2"
+    )
+    assert code == 0 and out == "# Hi Ada\n\n<script>x</script> 2\n"
+    code, out, _ = run(
+        "render", str(tmp_path), "s", "--vars-file", str(tmp_path / "vars.yaml"), "--format", "html"
+    )
+    assert code == 0 and out == "<h1>Hi Ada</h1>\n<p>&lt;script&gt;x&lt;/script&gt; 1</p>\n"
