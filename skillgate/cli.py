@@ -26,11 +26,12 @@ from skillgate.diagnostics import Diagnostic, Severity
 from skillgate.errors import SkillgateError, UsageError
 from skillgate.gateway import Gateway
 from skillgate.html_render import markdown_to_html
+from skillgate.http_app import LOOPBACK
 from skillgate.lockfile import LOCK_NAME, LockFile, lock_server, server_changes
 from skillgate.models import dump
 from skillgate.pool import UpstreamPool
 from skillgate.scaffold import create_skill, parse_server
-from skillgate.serve import http_tokens, serve_http, serve_stdio
+from skillgate.serve import http_tokens, serve_http, serve_preview, serve_stdio
 from skillgate.settings import load_settings
 from skillgate.skill import Skill
 from skillgate.tokens import ENCODING, token_counts
@@ -254,6 +255,17 @@ def new(
     click.echo(
         f"next: edit it, then `skillgate validate {parent}` and `skillgate preview {parent}`", err=True
     )
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
+def preview(directory: Path, host: str, port: int) -> None:
+    """The browser preview of the catalog in DIRECTORY, with live reload."""
+    if host not in LOOPBACK:
+        raise UsageError(f"--host {host}: the preview has no authentication; bind a loopback address")
+    anyio.run(serve_preview, _load(directory), host, port)
 
 
 @main.command(name="list")

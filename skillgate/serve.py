@@ -3,11 +3,13 @@ log and the catalog watcher around it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import anyio
 import uvicorn
@@ -19,6 +21,7 @@ from skillgate.errors import UsageError
 from skillgate.gateway import Gateway
 from skillgate.http_app import LOOPBACK, Tokens, build_app
 from skillgate.pool import UpstreamPool
+from skillgate.preview import build_preview
 from skillgate.profile import DEFAULT_PROFILE
 from skillgate.reload import Reloader
 from skillgate.server import SkillgateServer
@@ -107,15 +110,33 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
             extra_hosts=settings.allowed_hosts,
             lifespan=lifespan,
         )
-        config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+        headers = {"headers": {"Authorization": "Bearer <token>"}} if tokens.enabled else {}
+
+        def announce(url: str) -> str:
+            entry = json.dumps({"mcpServers": {"skillgate": {"url": f"{url}/mcp", **headers}}})
+            serving = f"skillgate: serving {len(catalog)} skills at {url}/mcp"
+            return f"{serving}\nPoint an MCP client at it, e.g. {entry}"
+
+        await _run_uvicorn(app, settings.host, settings.port, announce)
+
+
+async def serve_preview(catalog: Catalog, host: str, port: int) -> None:
+    """The preview page until SIGINT/SIGTERM."""
+    async with UpstreamPool(os.environ) as pool:
+        app = build_preview(Gateway(catalog, pool))
+        await _run_uvicorn(
+            app, host, port, lambda url: f"skillgate: preview of {len(catalog)} skills at {url}/"
         )
-        server = _Uvicorn(config)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_announce, server, len(catalog), tokens.enabled)
-            tg.start_soon(_exit_on_signal, server)
-            await server.serve()
-            tg.cancel_scope.cancel()
+
+
+async def _run_uvicorn(app: Any, host: str, port: int, announce: Callable[[str], str]) -> None:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    server = _Uvicorn(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_announce, server, announce)
+        tg.start_soon(_exit_on_signal, server)
+        await server.serve()
+        tg.cancel_scope.cancel()
 
 
 async def _exit_on_signal(server: uvicorn.Server) -> None:
@@ -125,16 +146,9 @@ async def _exit_on_signal(server: uvicorn.Server) -> None:
             return
 
 
-async def _announce(server: uvicorn.Server, skills: int, authenticated: bool) -> None:
+async def _announce(server: uvicorn.Server, message: Callable[[str], str]) -> None:
     while not server.started:
         await anyio.sleep(0.02)
     host, port = server.servers[0].sockets[0].getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/mcp"
-    headers = ', "headers": {"Authorization": "Bearer <token>"}' if authenticated else ""
-    print(
-        f"skillgate: serving {skills} skills at {url}\n"
-        f'Point an MCP client at it, e.g. {{"mcpServers": {{"skillgate": {{"url": "{url}"{headers}}}}}}}',
-        file=sys.stderr,
-        flush=True,
-    )
+    print(message(f"http://{shown}:{port}"), file=sys.stderr, flush=True)

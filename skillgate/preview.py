@@ -1,0 +1,190 @@
+"""The preview page for prompt engineers: the catalog with search, each skill rendered to
+HTML beside its source, a form for its template variables that re-renders as you type,
+token counts, tools and diagnostics, and live reload when a file changes.
+
+Every page has a JSON twin (`/index.json`, `/skills/<name>.json`): the pages fetch
+them to update in place, and tests and scripts can use them directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import jinja2
+from anyio.streams.memory import MemoryObjectSendStream
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from skillgate.catalog import Catalog
+from skillgate.checks import authoring_diagnostics
+from skillgate.diagnostics import Diagnostic
+from skillgate.errors import SkillgateError, SkillNotFound
+from skillgate.gateway import Gateway
+from skillgate.html_render import markdown_to_html
+from skillgate.models import dump
+from skillgate.reload import Reloader
+from skillgate.render import template_variables
+from skillgate.tokens import token_counts
+
+VAR_PREFIX = "v."
+TOOLS_TIMEOUT = 15.0
+
+_PAGES = jinja2.Environment(
+    loader=jinja2.PackageLoader("skillgate", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+class Broadcast:
+    """Server-sent events to every open page."""
+
+    def __init__(self) -> None:
+        self._streams: set[MemoryObjectSendStream[str]] = set()
+
+    async def publish(self, event: str, data: dict[str, Any]) -> None:
+        message = f"event: {event}\ndata: {json.dumps(data)}\n\n"
+        for stream in list(self._streams):
+            try:
+                stream.send_nowait(message)
+            except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._streams.discard(stream)
+
+    async def listen(self) -> AsyncIterator[str]:
+        send, receive = anyio.create_memory_object_stream[str](32)
+        self._streams.add(send)
+        try:
+            yield ": connected\n\n"
+            async with receive:
+                while True:
+                    with anyio.move_on_after(15):
+                        yield await receive.receive()
+                        continue
+                    yield ": keep-alive\n\n"
+        finally:
+            self._streams.discard(send)
+
+
+class Preview:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.broadcast = Broadcast()
+        self.reloader = Reloader(gateway, [self._changed])
+
+    async def _changed(self) -> None:
+        await self.broadcast.publish("reload", {"generation": self.gateway.generation})
+
+    def diagnostics(self, catalog: Catalog) -> list[Diagnostic]:
+        return authoring_diagnostics(catalog)
+
+    # -- the twins ---------------------------------------------------------------
+
+    def index_data(self, query: str) -> dict[str, Any]:
+        catalog = self.gateway.catalog
+        page = self.gateway.list_skills(query=query or None, limit=100)
+        return {
+            "query": query,
+            "generation": self.gateway.generation,
+            "total": page.total,
+            "skills": [dump(s) for s in page.skills],
+            "diagnostics": [str(d) for d in self.diagnostics(catalog)],
+        }
+
+    async def skill_data(self, name: str, variables: dict[str, str]) -> dict[str, Any]:
+        catalog = self.gateway.catalog
+        skill = self.gateway.skill(name, catalog=catalog)
+        folder = skill.dir.relative_to(catalog.root.parent).as_posix() + "/"
+        data: dict[str, Any] = {
+            "name": skill.name,
+            "description": skill.frontmatter.description,
+            "generation": self.gateway.generation,
+            "variables": template_variables(skill.body, skill.dir),
+            "vars": variables,
+            "source": skill.skill_md.read_text(encoding="utf-8"),
+            "files": [{"path": f.path, "size": f.size} for f in skill.files],
+            "diagnostics": [str(d) for d in self.diagnostics(catalog) if d.path.startswith(folder)],
+            "error": None,
+            "tools_error": None,
+        }
+        tools = []
+        try:
+            with anyio.fail_after(TOOLS_TIMEOUT):
+                tools = await self.gateway.tools_of(skill)
+        except (SkillgateError, TimeoutError) as exc:
+            data["tools_error"] = str(exc) or f"the upstream did not answer within {TOOLS_TIMEOUT:g} s"
+        data["tools"] = [dump(t) for t in tools]
+        try:
+            instructions = await self.gateway.render(skill, variables, tools=tools)
+        except SkillgateError as exc:
+            data.update(error=str(exc), instructions="", html="", tokens=None)
+            return data
+        data["instructions"] = instructions
+        data["html"] = markdown_to_html(instructions)
+        data["tokens"] = token_counts(instructions, data["tools"])
+        return data
+
+
+def _variables(request: Request) -> dict[str, str]:
+    return {
+        k[len(VAR_PREFIX) :]: v
+        for k, v in request.query_params.items()
+        if k.startswith(VAR_PREFIX) and v != ""
+    }
+
+
+def build_preview(gateway: Gateway, *, watch: bool = True) -> Starlette:
+    preview = Preview(gateway)
+
+    async def index(request: Request) -> Response:
+        data = preview.index_data(request.query_params.get("q", ""))
+        return HTMLResponse(_PAGES.get_template("catalog.html").render(data=data))
+
+    async def index_json(request: Request) -> Response:
+        return JSONResponse(preview.index_data(request.query_params.get("q", "")))
+
+    async def skill_page(request: Request) -> Response:
+        try:
+            data = await preview.skill_data(request.path_params["name"], _variables(request))
+        except SkillNotFound as exc:
+            return HTMLResponse(_PAGES.get_template("missing.html").render(message=str(exc)), status_code=404)
+        return HTMLResponse(_PAGES.get_template("skill.html").render(data=data))
+
+    async def skill_json(request: Request) -> Response:
+        try:
+            return JSONResponse(await preview.skill_data(request.path_params["name"], _variables(request)))
+        except SkillNotFound as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+
+    async def events(request: Request) -> Response:
+        return StreamingResponse(
+            preview.broadcast.listen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            if watch:
+                tg.start_soon(preview.reloader.watch, stop)
+            yield
+            stop.set()
+            tg.cancel_scope.cancel()
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/index.json", index_json),
+            Route("/skills/{name}.json", skill_json),
+            Route("/skills/{name}", skill_page),
+            Route("/events", events),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.preview = preview
+    return app
