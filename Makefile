@@ -21,11 +21,12 @@ $(NPM_PREFIX)/.installed: Makefile
 
 install: $(BIN)/skillgate $(NPM_PREFIX)/.installed
 
-## Debian packages the replica tests and benchmarks use (nginx); needs root or sudo
+## Debian packages the tests use: nginx (replicas) and chromium (the preview page); needs root or sudo
+SYSTEM_PACKAGES := nginx-light chromium
 system-deps:
-	@test -x /usr/sbin/nginx || command -v nginx >/dev/null 2>&1 || \
+	@{ test -x /usr/sbin/nginx && test -x /usr/bin/chromium; } || \
 		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
-		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light; }
+		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
 npm: $(NPM_PREFIX)/.installed
 

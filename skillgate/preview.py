@@ -9,7 +9,7 @@ them to update in place, and tests and scripts can use them directly.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from skillgate.errors import SkillgateError, SkillNotFound
 from skillgate.gateway import Gateway
 from skillgate.html_render import markdown_to_html
 from skillgate.models import dump
+from skillgate.pool import UpstreamPool
 from skillgate.reload import Reloader
 from skillgate.render import template_variables
 from skillgate.tokens import token_counts
@@ -138,8 +139,10 @@ def _variables(request: Request) -> dict[str, str]:
     }
 
 
-def build_preview(gateway: Gateway, *, watch: bool = True) -> Starlette:
-    preview = Preview(gateway)
+def build_preview(catalog: Catalog, environ: Mapping[str, str], *, watch: bool = True) -> Starlette:
+    """The preview app; it runs its own upstream pool (for tool schemas) and catalog watcher."""
+    pool = UpstreamPool(environ)
+    preview = Preview(Gateway(catalog, pool))
 
     async def index(request: Request) -> Response:
         data = preview.index_data(request.query_params.get("q", ""))
@@ -169,7 +172,7 @@ def build_preview(gateway: Gateway, *, watch: bool = True) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = anyio.Event()
-        async with anyio.create_task_group() as tg:
+        async with pool, anyio.create_task_group() as tg:
             if watch:
                 tg.start_soon(preview.reloader.watch, stop)
             yield

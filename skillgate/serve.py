@@ -122,11 +122,8 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
 
 async def serve_preview(catalog: Catalog, host: str, port: int) -> None:
     """The preview page until SIGINT/SIGTERM."""
-    async with UpstreamPool(os.environ) as pool:
-        app = build_preview(Gateway(catalog, pool))
-        await _run_uvicorn(
-            app, host, port, lambda url: f"skillgate: preview of {len(catalog)} skills at {url}/"
-        )
+    app = build_preview(catalog, os.environ)
+    await _run_uvicorn(app, host, port, lambda url: f"skillgate: preview of {len(catalog)} skills at {url}/")
 
 
 async def _run_uvicorn(app: Any, host: str, port: int, announce: Callable[[str], str]) -> None:
