@@ -26,9 +26,14 @@ def test_the_readme_shows_the_two_commands_first() -> None:
     assert COMMANDS[:2] == ["make run", "make test"]
 
 
-@pytest.mark.parametrize(
-    "command", [c for c in COMMANDS if c.startswith("skillgate ") and " serve " not in c]
-)
+EXAMPLE_COMMANDS = [
+    c for c in COMMANDS if c.startswith("skillgate ") and "my-skills" not in c and " serve " not in c
+]
+WALKTHROUGH = [c for c in COMMANDS if "my-skills" in c]
+LONG_RUNNING = re.compile(r"^skillgate (serve|preview) ")
+
+
+@pytest.mark.parametrize("command", EXAMPLE_COMMANDS)
 def test_readme_command_succeeds(command: str) -> None:
     result = subprocess.run(shlex.split(command), cwd=REPO, env=ENV, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode()
@@ -94,7 +99,7 @@ def test_readme_is_where_the_repository_says() -> None:
 
 
 def test_readme_serve_command_runs_with_the_readme_settings_example(tmp_path: Path) -> None:
-    (command,) = [c for c in COMMANDS if " serve " in c]
+    (command,) = [c for c in COMMANDS if " serve " in c and "--config" in c]
     (toml,) = re.findall(r"```toml\n(.*?)```", README, re.DOTALL)
     config = tmp_path / "skillgate.toml"
     config.write_text(toml)
@@ -126,6 +131,43 @@ def test_readme_serve_command_runs_with_the_readme_settings_example(tmp_path: Pa
 
         anyio.run(use)
         assert (tmp_path / "skillgate-audit.jsonl").read_text().count("list_skills") == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        process.stderr.close()
+
+
+def test_the_walkthrough_goes_from_new_to_served(tmp_path: Path) -> None:
+    """The README's "from scratch to served" commands, in order, in an empty folder."""
+    assert [c.split()[1] for c in WALKTHROUGH] == ["new", "validate", "render", "preview", "serve"]
+    for command in WALKTHROUGH:
+        argv = shlex.split(command)
+        argv[0] = str(REPO / ".venv" / "bin" / "skillgate")
+        if LONG_RUNNING.match(command):
+            url = run_until_announced([*argv, "--port", "0"], tmp_path)
+            assert url.startswith("http://127.0.0.1:")
+            continue
+        result = subprocess.run(argv, cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        if argv[1] == "render":
+            assert "Answer in a friendly way." in result.stdout and "tokens (o200k_base)" in result.stderr
+    assert (tmp_path / "my-skills" / "release-notes" / "SKILL.md").is_file()
+
+
+def run_until_announced(argv: list[str], cwd: Path) -> str:
+    """Start a serving command, return the URL it announces, then stop it."""
+    process = subprocess.Popen(argv, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    try:
+        for line in process.stderr:
+            match = re.search(rb" at (http://\S+)", line)
+            if match:
+                url: str = match.group(1).decode()
+                with httpx2.Client() as http:
+                    probe = "/healthz" if "/mcp" in url else "/index.json"
+                    assert http.get(url.removesuffix("/mcp").rstrip("/") + probe).status_code == 200
+                return url
+        raise AssertionError(f"{argv} did not announce a URL")
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
