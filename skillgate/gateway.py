@@ -12,6 +12,7 @@ import json
 import logging
 import mimetypes
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
@@ -35,8 +36,9 @@ from skillgate.pool import UpstreamPool
 from skillgate.profile import EVERYTHING, Profile
 from skillgate.render import render_template
 from skillgate.search import SearchDocument, SearchIndex
-from skillgate.sections import extract_section, find_sections
+from skillgate.sections import chunks, extract_section, find_sections, section_text
 from skillgate.skill import Skill
+from skillgate.tokens import count_tokens
 from skillgate.upstream import ProgressFn
 
 logger = logging.getLogger(__name__)
@@ -44,11 +46,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_ARGUMENT_BYTES = 1_000_000
+RENDER_CACHE_SIZE = 1024
 
 
 class Gateway:
     def __init__(self, catalog: Catalog, pool: UpstreamPool, drift: DriftPolicy = "block") -> None:
-        self.catalog = catalog
+        self._catalog = catalog
+        self._render_cache: dict[str, tuple[Skill, Rendered]] = {}
         self.pool = pool
         self.drift = drift
         self.generation = 1  # counts catalog (re)loads
@@ -56,6 +60,16 @@ class Gateway:
         self._index_tools: dict[str, tuple[str, ...]] = {}
         self._index_catalog: Catalog | None = None
         self._validators: dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]] = {}
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    @catalog.setter
+    def catalog(self, catalog: Catalog) -> None:
+        """Swap in a reloaded catalog (one assignment: requests see the old one or the new one)."""
+        self._catalog = catalog
+        self._render_cache = {}
 
     # -- list_skills ------------------------------------------------------------
 
@@ -185,28 +199,60 @@ class Gateway:
         section: str | None = None,
         client: Mapping[str, Any] | None = None,
         view: Profile = EVERYTHING,
+        max_tokens: int | None = None,
     ) -> LoadedSkill:
         skill = self.skill(name, view)
         tools = await self.tools_of(skill, view)
-        text = await self.render(skill, variables, client, tools)
-        sections = find_sections(text)
+        rendered = await self._rendered(skill, variables or {}, client, tools)
+        text = rendered.text
         if section is not None:
             found = extract_section(text, section)
             if found is None:
-                headings = ", ".join(repr(s.heading) for s in sections) or "none"
+                headings = ", ".join(repr(s.heading) for s in rendered.sections) or "none"
                 raise SectionNotFound(
                     f"skill {name!r} has no section {section!r}; its sections are: {headings}"
                 )
             text = found
+        omitted: list[str] = []
+        if max_tokens is not None:
+            text, omitted = _fit(text, max_tokens)
         return LoadedSkill(
             name=skill.name,
             description=skill.frontmatter.description,
             instructions=text,
-            sections=[Section(heading=s.heading, level=s.level) for s in sections],
+            sections=rendered.sections,
             tools=tools,
             files=[FileInfo(path=f.path, size=f.size) for f in skill.files],
             warnings=self.drift_warnings(skill) or None,
+            omitted=omitted or None,
         )
+
+    async def _rendered(
+        self,
+        skill: Skill,
+        variables: Mapping[str, Any],
+        client: Mapping[str, Any] | None,
+        tools: list[ToolSpec],
+    ) -> Rendered:
+        """The rendered body and its sections, cached per skill, variables, client and tools."""
+        key = json.dumps(
+            [skill.name, variables, client, [t.model_dump(by_alias=True) for t in tools]],
+            sort_keys=True,
+            default=str,
+        )
+        cached = self._render_cache.get(key)
+        if cached is not None and cached[0] is skill:
+            return cached[1]
+        text = await self.render(skill, variables, client, tools)
+        sections = [
+            Section(heading=s.heading, level=s.level, tokens=count_tokens(section_text(text, s)))
+            for s in find_sections(text)
+        ]
+        rendered = Rendered(text, sections)
+        if len(self._render_cache) >= RENDER_CACHE_SIZE:
+            self._render_cache.clear()
+        self._render_cache[key] = (skill, rendered)
+        return rendered
 
     def drift_warnings(self, skill: Skill) -> list[str]:
         """Differences between the skill's lock and its running upstreams (none started for this)."""
@@ -328,6 +374,32 @@ class Gateway:
                 + "; ".join(_describe_schema_error(e) for e in errors[:5])
                 + ". Fix them and call again (load_skill shows the schema)"
             )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    sections: list[Section]
+
+
+def _fit(text: str, max_tokens: int) -> tuple[str, list[str]]:
+    """The leading sections of `text` that fit in `max_tokens`, cut at a heading, and what was left out."""
+    kept: list[str] = []
+    omitted: list[str] = []
+    used = 0
+    for chunk in chunks(text):
+        cost = count_tokens(chunk.text)
+        if omitted or (kept and used + cost > max_tokens):
+            omitted.append(f"{chunk.heading or '(preface)'} ({cost} tokens)")
+            continue
+        kept.append(chunk.text)
+        used += cost
+    if omitted:
+        kept.append(
+            f"\n[Left out to stay within {max_tokens} tokens: {'; '.join(omitted)}. "
+            "Load one with load_skill(name, section=HEADING).]\n"
+        )
+    return "".join(kept), omitted
 
 
 def _describe_schema_error(error: SchemaError) -> str:

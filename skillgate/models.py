@@ -42,6 +42,7 @@ class FileInfo(_Model):
 class Section(_Model):
     heading: str
     level: int
+    tokens: int = Field(description="Tokens of the section with its subsections.")
 
 
 class LoadedSkill(_Model):
@@ -52,6 +53,7 @@ class LoadedSkill(_Model):
     tools: list[ToolSpec]
     files: list[FileInfo] = Field(description="Other files; load one with file=PATH.")
     warnings: list[str] | None = Field(default=None, description="Tools that changed since they were locked.")
+    omitted: list[str] | None = Field(default=None, description="Sections left out by max_tokens.")
 
 
 class LoadedFile(_Model):
@@ -82,6 +84,7 @@ class LoadSkillArgs(_Model):
     name: str
     variables: dict[str, Any] | None = Field(default=None, description="Template variables.")
     section: str | None = Field(default=None, description="Only this heading's section.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Cut at a section boundary.")
     file: str | None = Field(default=None, description="Return this file of the skill instead.")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
@@ -40,3 +41,27 @@ def extract_section(text: str, heading: str) -> str | None:
             lines = text.splitlines(keepends=True)
             return "".join(lines[section.start : section.end])
     return None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A heading and its own text up to the next heading of any level (the preface has no heading)."""
+
+    heading: str | None
+    text: str
+
+
+def chunks(text: str) -> list[Chunk]:
+    lines = text.splitlines(keepends=True)
+    starts = [s.start for s in find_sections(text)]
+    headings = {s.start: s.heading for s in find_sections(text)}
+    bounds = [0, *starts, len(lines)]
+    out = []
+    for begin, end in itertools.pairwise(bounds):
+        if end > begin:
+            out.append(Chunk(headings.get(begin), "".join(lines[begin:end])))
+    return out
+
+
+def section_text(text: str, section: MarkdownSection) -> str:
+    return "".join(text.splitlines(keepends=True)[section.start : section.end])

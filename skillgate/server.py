@@ -235,7 +235,7 @@ class SkillgateServer:
             if load.file is not None:
                 return _file_result(self.gateway.load_file(load.name, load.file, view))
             loaded = await self.gateway.load_skill(
-                load.name, load.variables, load.section, _client(ctx), view
+                load.name, load.variables, load.section, _client(ctx), view, load.max_tokens
             )
             return _skill_result(loaded)
         if tool == "call_skill":
@@ -367,6 +367,9 @@ def _skill_result(loaded: LoadedSkill) -> types.CallToolResult:
         for tool in loaded.tools:
             schema = json.dumps(tool.input_schema, separators=(",", ":"), sort_keys=True)
             parts.append(f"- {tool.name}: {(tool.description or '').strip()}\n  input: {schema}")
+    if loaded.sections and len(loaded.sections) > 1:
+        listing = ", ".join(f"{s.heading} ({s.tokens})" for s in loaded.sections)
+        parts.append(f"Sections (tokens), for section=HEADING: {listing}")
     if loaded.warnings:
         parts.append("Warnings:\n" + "\n".join(f"- {w}" for w in loaded.warnings))
     if loaded.files:

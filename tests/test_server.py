@@ -173,3 +173,26 @@ def test_the_example_catalog_fits_whole_in_the_startup_context() -> None:
     catalog = Catalog.load(Path(__file__).parent.parent / "skills")
     startup = fit_startup([Entry(s.name, s.frontmatter.summary()) for s in catalog], meta_tools)
     assert all(f"- {name}:" in startup.instructions for name in catalog.skills)
+
+
+async def test_sections_carry_token_sizes_and_max_tokens_cuts_at_a_heading(tmp_path: Path) -> None:
+    body = "Preface line.\n\n# Intro\n\nShort.\n\n## Details\n\n" + "Many words of detail. " * 200 + "\n\n## Last\n\nEnd.\n"
+    write_skill(tmp_path, "long", "A long skill.", body=body)
+    async with gateway_client(tmp_path) as (client, _):
+        full = await client.call_tool("load_skill", {"name": "long"})
+        assert full.structured_content is not None
+        sections = {s["heading"]: s for s in full.structured_content["sections"]}
+        assert set(sections) == {"Intro", "Details", "Last"}
+        assert sections["Intro"]["tokens"] > sections["Details"]["tokens"] > sections["Last"]["tokens"] > 0
+        assert "Sections (tokens), for section=HEADING: Intro (" in text_of(full)
+        cut = await client.call_tool("load_skill", {"name": "long", "max_tokens": 30})
+        assert cut.structured_content is not None
+        instructions = cut.structured_content["instructions"]
+        assert instructions.startswith("Preface line.\n\n# Intro\n\nShort.\n")
+        assert "Many words" not in instructions and "## Last" not in instructions
+        omitted = cut.structured_content["omitted"]
+        assert [o.split(" (")[0] for o in omitted] == ["Details", "Last"]
+        assert "Load one with load_skill(name, section=HEADING)" in instructions
+        part = await client.call_tool("load_skill", {"name": "long", "section": "Details"})
+        assert part.structured_content is not None
+        assert part.structured_content["instructions"].startswith("## Details")
