@@ -45,6 +45,7 @@ class ServerEntry(BaseModel):
     allowed_tools: list[str] | None = Field(default=None, alias="allowedTools")
     timeout: Annotated[float, Field(gt=0)] | None = None
     drift: DriftPolicy | None = None
+    warm: bool = False
 
 
 class McpConfig(BaseModel):
@@ -89,7 +90,9 @@ class ServerBinding(BaseModel):
         Built from the unexpanded entry (so no secret is hashed into logs) without the
         per-skill keys `allowedTools` and `timeout`.
         """
-        fields = self.entry.model_dump(exclude={"allowed_tools", "timeout", "drift"}, exclude_none=True)
+        fields = self.entry.model_dump(
+            exclude={"allowed_tools", "timeout", "drift", "warm"}, exclude_none=True
+        )
         fields["kind"] = self.kind
         fields["cwd"] = str(self.resolved_cwd()) if self.kind == "stdio" else None
         fields.pop("transport", None)
@@ -165,7 +168,7 @@ def read_mcp_json(path: Path) -> tuple[dict[str, ServerEntry], list[Diagnostic]]
                 if err["type"] == "extra_forbidden":
                     message = (
                         f"server {name!r}: unknown key {where!r}; allowed keys are command, args, env, cwd, "
-                        "url, headers, transport, type, allowedTools, timeout, drift"
+                        "url, headers, transport, type, allowedTools, timeout, drift, warm"
                     )
                 else:
                     message = f"server {name!r}: {where or 'entry'}: {err['msg']}"

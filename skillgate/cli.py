@@ -122,6 +122,10 @@ DRIFT_OPTION = click.option(
     "--allow-unauthenticated", is_flag=True, default=None, help="Serve a non-loopback address without tokens."
 )
 @click.option("--profile", default="default", show_default=True, help="The profile a stdio client sees.")
+@click.option("--warm", is_flag=True, default=None, help="Start every bound upstream now, not on first need.")
+@click.option(
+    "--dynamic", is_flag=True, default=None, help="After load_skill, also list its tools as <skill>__<tool>."
+)
 @click.option(
     "--drift",
     type=click.Choice(["block", "warn", "off"]),
@@ -137,6 +141,8 @@ def serve(
     stateless: bool | None,
     allow_unauthenticated: bool | None,
     profile: str,
+    warm: bool | None,
+    dynamic: bool | None,
     drift: DriftPolicy | None,
 ) -> None:
     """Serve the catalog in DIRECTORY over stdio (default) or streamable HTTP.
@@ -149,6 +155,8 @@ def serve(
         "stateless": stateless,
         "allow_unauthenticated": allow_unauthenticated,
         "drift": drift,
+        "warm": warm,
+        "dynamic": dynamic,
     }
     settings = load_settings(config).model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if profile not in settings.profile_names:

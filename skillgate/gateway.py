@@ -71,6 +71,15 @@ class Gateway:
         self._catalog = catalog
         self._render_cache = {}
 
+    def warm_up(self, everything: bool = False) -> list[str]:
+        """Start the upstreams marked `"warm": true` (or all, with `everything`) now, not on first call."""
+        started = []
+        for skill in self.catalog:
+            for binding in skill.bindings:
+                if (everything or binding.entry.warm) and self.pool.known(binding) is None:
+                    started.append(self.pool.get(binding).name)
+        return started
+
     # -- list_skills ------------------------------------------------------------
 
     def list_skills(

@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,14 +43,31 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
     async with anyio.create_task_group() as tg, UpstreamPool(os.environ) as pool:
         tg.start_soon(_exit_on_signal_stdio, pool)
         gateway = Gateway(catalog, pool, settings.drift)
-        app = SkillgateServer(gateway, profile=profile, view=settings.profile(profile), audit=audit)
+        gateway.warm_up(settings.warm)
+        app = SkillgateServer(
+            gateway,
+            profile=profile,
+            view=settings.profile(profile),
+            audit=audit,
+            dynamic=settings.dynamic,
+            one_client=True,
+        )
         stop = anyio.Event()
         if settings.reload.enabled:
-            tg.start_soon(Reloader(gateway, [app.catalog_changed]).watch, stop)
+            tg.start_soon(Reloader(gateway, [app.catalog_changed, _warm(gateway, settings)]).watch, stop)
         async with stdio_server() as (read, write):
             await app.server.run(read, write, app.server.create_initialization_options())
         stop.set()
         tg.cancel_scope.cancel()
+
+
+def _warm(gateway: Gateway, settings: Settings) -> Callable[[], Awaitable[None]]:
+    """After a reload, start the warm upstreams of new or changed bindings."""
+
+    async def warm() -> None:
+        gateway.warm_up(settings.warm)
+
+    return warm
 
 
 async def _exit_on_signal_stdio(pool: UpstreamPool) -> None:
@@ -87,11 +104,16 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
     audit = open_audit(settings)
     async with UpstreamPool(os.environ) as pool:
         gateway = Gateway(catalog, pool, settings.drift)
+        gateway.warm_up(settings.warm)
         servers = {
-            name: SkillgateServer(gateway, profile=name, view=settings.profile(name), audit=audit)
+            name: SkillgateServer(
+                gateway, profile=name, view=settings.profile(name), audit=audit, dynamic=settings.dynamic
+            )
             for name in settings.profile_names
         }
-        reloader = Reloader(gateway, [s.catalog_changed for s in servers.values()])
+        reloader = Reloader(
+            gateway, [*(s.catalog_changed for s in servers.values()), _warm(gateway, settings)]
+        )
 
         async def lifespan() -> AsyncIterator[None]:
             stop = anyio.Event()

@@ -57,6 +57,7 @@ from skillgate.startup import Entry, fit_startup
 logger = logging.getLogger(__name__)
 
 MAX_TRACKED_SESSIONS = 10_000
+DYNAMIC_SEPARATOR = "__"
 
 LOAD_SKILL_DESCRIPTION = (
     "Load a skill: its instructions (rendered with `variables`; one `section` if given), its tools "
@@ -103,11 +104,18 @@ class SkillgateServer:
         profile: str = DEFAULT_PROFILE,
         view: Profile = EVERYTHING,
         audit: AuditLog | None = None,
+        dynamic: bool = False,
+        one_client: bool = False,
     ) -> None:
         self.gateway = gateway
         self.profile = profile
         self.view = view
         self.audit = audit
+        self.dynamic = dynamic
+        # stdio serves one client: its state is the process's, whatever the protocol era.
+        self.one_client = one_client
+        # Dynamic mode: per connection, the tools of the skills it loaded, as "<skill>__<tool>".
+        self._loaded_tools: dict[int, dict[str, tuple[str, types.Tool]]] = {}
         self.bus = InMemorySubscriptionBus()
         self.server: Server[Any] = _Server(
             "skillgate",
@@ -157,9 +165,12 @@ class SkillgateServer:
     def _remember(self, ctx: ServerRequestContext[Any]) -> None:
         if ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS:
             return  # 2026-era clients hear changes on subscriptions/listen
-        connection = getattr(ctx.session, "_connection", None)  # the SDK has no public accessor
-        if connection is not None and len(self._sessions) < MAX_TRACKED_SESSIONS:
-            self._sessions.setdefault(id(connection), ctx.session)
+        if len(self._sessions) < MAX_TRACKED_SESSIONS:
+            self._sessions.setdefault(self._client_key(ctx), ctx.session)
+
+    def _client_key(self, ctx: ServerRequestContext[Any]) -> int:
+        """Whose dynamic tools these are: the connection's (handshake era), or the only client's (stdio)."""
+        return 0 if self.one_client else _connection_id(ctx)
 
     async def _list_prompts(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -194,7 +205,8 @@ class SkillgateServer:
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         self._remember(ctx)
-        return types.ListToolsResult(tools=self.tools)
+        loaded = self._loaded_tools.get(self._client_key(ctx), {})
+        return types.ListToolsResult(tools=[*self.tools, *(loaded[name][1] for name in sorted(loaded))])
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -237,6 +249,8 @@ class SkillgateServer:
             loaded = await self.gateway.load_skill(
                 load.name, load.variables, load.section, _client(ctx), view, load.max_tokens
             )
+            if self.dynamic:
+                await self._add_dynamic_tools(ctx, loaded)
             return _skill_result(loaded)
         if tool == "call_skill":
             call = CallSkillArgs.model_validate(arguments)
@@ -248,7 +262,31 @@ class SkillgateServer:
                 call.name, call.tool, call.arguments, forward_progress, view
             )
             return _passthrough(result)
+        dynamic = self._loaded_tools.get(self._client_key(ctx), {}).get(tool)
+        if dynamic is not None:
+            skill, upstream_tool = dynamic[0], tool.split(DYNAMIC_SEPARATOR, 1)[1]
+            return _passthrough(await self.gateway.call_skill(skill, upstream_tool, arguments, view=view))
         return _error(f"unknown tool {tool!r}; skillgate's tools are list_skills, load_skill and call_skill")
+
+    async def _add_dynamic_tools(self, ctx: ServerRequestContext[Any], loaded: LoadedSkill) -> None:
+        """List the loaded skill's tools to this session, and tell it the tool list changed."""
+        tools = self._loaded_tools.setdefault(self._client_key(ctx), {})
+        added = False
+        for spec in loaded.tools:
+            name = f"{loaded.name}{DYNAMIC_SEPARATOR}{spec.name}"
+            if name not in tools:
+                description = f"[{loaded.name}] {spec.description or ''}".strip()
+                tools[name] = (
+                    loaded.name,
+                    types.Tool(name=name, description=description, input_schema=spec.input_schema),
+                )
+                added = True
+        if not added:
+            return
+        if ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            await self.bus.publish(ToolsListChanged())
+        else:
+            await ctx.session.send_tool_list_changed()
 
     def _record(
         self,
@@ -299,6 +337,11 @@ class _Server(Server[Any]):
             experimental_capabilities if experimental_capabilities is not None else dict(self.extensions),
             extensions,
         )
+
+
+def _connection_id(ctx: ServerRequestContext[Any]) -> int:
+    """Identity of the client connection (the SDK exposes no public accessor)."""
+    return id(getattr(ctx.session, "_connection", ctx.session))
 
 
 def _outcome(exc: SkillgateError) -> Outcome:

@@ -79,6 +79,11 @@ class Settings(_Settings):
         default=False, description="Allow serving a non-loopback address with no tokens configured."
     )
     drift: DriftPolicy = Field(default="block", description="Lock drift policy for the whole catalog.")
+    warm: bool = Field(default=False, description="Start every bound upstream at startup, not on first need.")
+    dynamic: bool = Field(
+        default=False,
+        description="After load_skill, also list the skill's tools as <skill>__<tool> to that session.",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Extra Host values accepted against DNS rebinding, e.g. 'skills.example.com:*'",

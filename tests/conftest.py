@@ -66,13 +66,20 @@ async def gateway_client(
     mode: str = "auto",
     client_info: Implementation | None = None,
     view: Profile = EVERYTHING,
+    dynamic: bool = False,
+    message_handler: Any = None,
     **pool_options: Any,
 ) -> AsyncIterator[tuple[Client, UpstreamPool]]:
     """skillgate in process, driven by the SDK's Client."""
     catalog = Catalog.load(root)
     async with UpstreamPool(os.environ, **pool_options) as pool:
-        app = SkillgateServer(Gateway(catalog, pool), view=view)
-        async with Client(app.server, mode=mode, client_info=client_info) as client:  # type: ignore[arg-type]
+        app = SkillgateServer(Gateway(catalog, pool), view=view, dynamic=dynamic)
+        async with Client(
+            app.server,  # type: ignore[arg-type]
+            mode=mode,
+            client_info=client_info,
+            message_handler=message_handler,
+        ) as client:
             yield client, pool
 
 

@@ -176,7 +176,11 @@ def test_the_example_catalog_fits_whole_in_the_startup_context() -> None:
 
 
 async def test_sections_carry_token_sizes_and_max_tokens_cuts_at_a_heading(tmp_path: Path) -> None:
-    body = "Preface line.\n\n# Intro\n\nShort.\n\n## Details\n\n" + "Many words of detail. " * 200 + "\n\n## Last\n\nEnd.\n"
+    body = (
+        "Preface line.\n\n# Intro\n\nShort.\n\n## Details\n\n"
+        + "Many words of detail. " * 200
+        + "\n\n## Last\n\nEnd.\n"
+    )
     write_skill(tmp_path, "long", "A long skill.", body=body)
     async with gateway_client(tmp_path) as (client, _):
         full = await client.call_tool("load_skill", {"name": "long"})
