@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 _parser = argparse.ArgumentParser()
 _parser.add_argument("--echo-description", default="Return the text, repeated `times` times.")
@@ -55,6 +55,15 @@ async def wait_for_cancel(marker: str) -> str:
         Path(marker).write_text("cancelled")
         raise
     return "never cancelled"
+
+
+@server.tool()
+async def slow(steps: int, ctx: Context, delay: float = 0.05) -> str:
+    """Report progress with a message at each of `steps` steps, then answer."""
+    for step in range(1, steps + 1):
+        await anyio.sleep(delay)
+        await ctx.report_progress(step, steps, f"step {step} of {steps}")
+    return f"done after {steps} steps"
 
 
 @server.tool()
