@@ -15,6 +15,7 @@ from typing import Any
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import NotificationOptions, Server, ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
 from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
@@ -132,6 +133,7 @@ class SkillgateServer:
         self.server.add_request_handler("skills/list", SkillsListParams, self._skills_list)
         self.server.add_request_handler("skills/get", SkillsGetParams, self._skills_get)
         self.server.extensions[EXTENSION] = {}
+        self.server.middleware.append(_declare_extensions_on_initialize)
         self.tools: list[types.Tool] = []
         # Handshake-era sessions that may hear tools/list_changed, by connection.
         self._sessions: dict[int, ServerSession] = {}
@@ -337,6 +339,18 @@ class _Server(Server[Any]):
             experimental_capabilities if experimental_capabilities is not None else dict(self.extensions),
             extensions,
         )
+
+
+async def _declare_extensions_on_initialize(
+    ctx: ServerRequestContext[Any, Any], call_next: CallNext
+) -> HandlerResult:
+    """Handshake-era `initialize` results lose `capabilities.extensions` (not in the 2025-11-25 schema);
+    clients such as MCP Inspector still look there for the skills extension, so it is put back."""
+    result = await call_next(ctx)
+    if ctx.method == "initialize" and isinstance(result, dict):
+        capabilities = result.setdefault("capabilities", {})
+        capabilities.setdefault("extensions", {EXTENSION: {}})
+    return result
 
 
 def _connection_id(ctx: ServerRequestContext[Any]) -> int:
