@@ -272,7 +272,10 @@ class SkillgateServer:
 
     async def _add_dynamic_tools(self, ctx: ServerRequestContext[Any], loaded: LoadedSkill) -> None:
         """List the loaded skill's tools to this session, and tell it the tool list changed."""
-        tools = self._loaded_tools.setdefault(self._client_key(ctx), {})
+        key = self._client_key(ctx)
+        if key not in self._loaded_tools and len(self._loaded_tools) >= MAX_TRACKED_SESSIONS:
+            del self._loaded_tools[next(iter(self._loaded_tools))]  # forget the oldest session
+        tools = self._loaded_tools.setdefault(key, {})
         added = False
         for spec in loaded.tools:
             name = f"{loaded.name}{DYNAMIC_SEPARATOR}{spec.name}"
