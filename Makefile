@@ -8,7 +8,7 @@ NPM_PACKAGES := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install npm system-deps clean
+.PHONY: run test lint bench install npm system-deps record-servers clean
 
 $(BIN)/skillgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,17 @@ bench: install system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.locks
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.http_load
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.voice
+
+## re-record the real servers' tool lists used by the benchmarks (tests/benchmarks/fixtures/servers)
+BENCH_NPM := @modelcontextprotocol/server-memory@2026.8.31 @modelcontextprotocol/server-github@2025.4.8 \
+	@modelcontextprotocol/server-slack@2025.4.25 @modelcontextprotocol/server-sequential-thinking@2026.8.31 \
+	@modelcontextprotocol/server-brave-search@0.6.2 @modelcontextprotocol/server-gitlab@2025.4.25 \
+	@modelcontextprotocol/server-google-maps@0.6.2 @modelcontextprotocol/server-puppeteer@2025.5.12 \
+	@modelcontextprotocol/server-everart@0.6.2 @modelcontextprotocol/server-aws-kb-retrieval@0.6.2
+record-servers: install
+	PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent --no-audit --no-fund --prefix .npm-bench $(BENCH_NPM)
+	$(BIN)/pip install --quiet mcp-server-fetch
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.record_servers
 
 clean:
 	rm -rf $(VENV) $(NPM_PREFIX)

@@ -43,7 +43,8 @@ from skillgate.upstream import ProgressFn
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LIMIT = 20
+DEFAULT_LIMIT = 20  # browsing the catalog
+DEFAULT_SEARCH_LIMIT = 5  # a ranked search: the first few are what an agent needs
 MAX_LIMIT = 100
 MAX_ARGUMENT_BYTES = 1_000_000
 RENDER_CACHE_SIZE = 1024
@@ -90,7 +91,8 @@ class Gateway:
         view: Profile = EVERYTHING,
     ) -> SkillPage:
         catalog = self.catalog  # one snapshot per request: a reload never mixes two catalogs
-        limit = min(max(1, limit or DEFAULT_LIMIT), MAX_LIMIT)
+        searching = bool(query and query.strip())
+        limit = min(max(1, limit or (DEFAULT_SEARCH_LIMIT if searching else DEFAULT_LIMIT)), MAX_LIMIT)
         offset = _decode_cursor(cursor)
         ranked: list[tuple[Skill, float | None]]
         if query and query.strip():

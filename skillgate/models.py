@@ -74,7 +74,9 @@ class ListSkillsArgs(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     query: str | None = Field(default=None, description="What you need, in words. Omit to list all.")
-    limit: int | None = Field(default=None, ge=1, le=100, description="Page size (default 20).")
+    limit: int | None = Field(
+        default=None, ge=1, le=100, description="Page size (default 20; 5 with a query)."
+    )
     cursor: str | None = Field(default=None, description="nextCursor of the previous page.")
 
 

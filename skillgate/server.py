@@ -409,10 +409,9 @@ def _text(text: str) -> list[types.ContentBlock]:
 
 def _page_result(page: SkillPage) -> types.CallToolResult:
     lines = []
-    for s in page.skills:
-        score = f" (score {s.score:g})" if s.score is not None else ""
+    for s in page.skills:  # scores stay in structuredContent: the order already says it
         tools = f" [tools: {', '.join(s.tools)}]" if s.tools else ""
-        lines.append(f"- {s.name}: {s.description}{tools}{score}")
+        lines.append(f"- {s.name}: {s.description}{tools}")
     if not lines:
         lines.append("No skill matches. Try other words, or list_skills() without a query.")
     if page.next_cursor:
