@@ -1,0 +1,133 @@
+"""Search quality: Recall@1, Recall@5 and MRR of list_skills' ranking next to a plain rank-bm25
+baseline over the same text.
+
+- MetaTool (../shared/bench-data/metatool): one skill per tool (name from the tool, description
+  from plugin_des.json); 20,614 single-tool queries and 497 two-tool queries.
+- voice: the team's own set, fixtures/voice_queries.json: spoken-style requests over one skill
+  per tool of the 15 recorded real servers (name <server>-<tool>, description the tool's).
+
+Run: make bench   (or: python -m tests.benchmarks.search_quality)
+Writes tests/benchmarks/results/search_quality.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rank_bm25 import BM25Okapi
+
+from skillgate.search import SearchDocument, SearchIndex
+from tests.benchmarks.catalogs import recorded_servers
+from tests.benchmarks.core import RESULTS
+from tests.conftest import REPO
+
+METATOOL = REPO.parent / "shared" / "bench-data" / "metatool"
+VOICE = Path(__file__).parent / "fixtures" / "voice_queries.json"
+Ranker = Callable[[str], list[str]]
+
+
+def kebab(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()).strip("-")
+
+
+def skillgate_ranker(docs: Sequence[SearchDocument]) -> Ranker:
+    index = SearchIndex(docs)
+    return lambda query: [hit.name for hit in index.search(query, limit=5)]
+
+
+def baseline_ranker(docs: Sequence[SearchDocument]) -> Ranker:
+    """Plain rank-bm25: BM25Okapi over lower-cased word tokens of name + description."""
+
+    def words(text: str) -> list[str]:
+        return re.findall(r"\w+", text.lower())
+
+    names = [d.name for d in docs]
+    bm25 = BM25Okapi([words(f"{d.name.replace('-', ' ')} {d.description} {' '.join(d.tools)}") for d in docs])
+
+    def rank(query: str) -> list[str]:
+        scores = bm25.get_scores(words(query))
+        order = sorted(range(len(names)), key=lambda i: (-scores[i], names[i]))
+        return [names[i] for i in order[:5] if scores[i] > 0]
+
+    return rank
+
+
+def evaluate(rank: Ranker, cases: Sequence[tuple[str, set[str]]]) -> dict[str, float]:
+    r1 = r5 = rr = 0.0
+    started = time.perf_counter()
+    for query, gold in cases:
+        top = rank(query)
+        r1 += len(gold & set(top[:1])) / min(len(gold), 1)
+        r5 += len(gold & set(top[:5])) / len(gold)
+        rr += next((1 / (i + 1) for i, name in enumerate(top) if name in gold), 0.0)
+    n = len(cases)
+    return {
+        "recall@1": round(r1 / n, 4),
+        "recall@5": round(r5 / n, 4),
+        "mrr@5": round(rr / n, 4),
+        "queries": n,
+        "ms_per_query": round((time.perf_counter() - started) * 1000 / n, 3),
+    }
+
+
+def metatool() -> tuple[list[SearchDocument], list[tuple[str, set[str]]], list[tuple[str, set[str]]]]:
+    descriptions: dict[str, str] = json.loads((METATOOL / "plugin_des.json").read_text())
+    docs = [SearchDocument(kebab(tool), text) for tool, text in sorted(descriptions.items())]
+    with (METATOOL / "all_clean_data.csv").open(newline="") as handle:
+        single = [(row["Query"], {kebab(row["Tool"])}) for row in csv.DictReader(handle)]
+    golden = json.loads((METATOOL / "multi_tool_query_golden.json").read_text())
+    multi = [(entry["query"], {kebab(t) for t in entry["tool"]}) for entry in golden]
+    return docs, single, multi
+
+
+def voice() -> tuple[list[SearchDocument], list[tuple[str, set[str]]]]:
+    docs = [
+        SearchDocument(f"{server}-{kebab(tool['name'])}", tool.get("description", ""), tools=[tool["name"]])
+        for server, tools in recorded_servers().items()
+        for tool in tools
+    ]
+    cases = [(c["query"], set(c["skills"])) for c in json.loads(VOICE.read_text())]
+    names = {d.name for d in docs}
+    unknown = {s for _, gold in cases for s in gold} - names
+    assert not unknown, f"voice queries name unknown skills: {sorted(unknown)}"
+    return docs, cases
+
+
+def main() -> dict[str, Any]:
+    docs, single, multi = metatool()
+    voice_docs, voice_cases = voice()
+    figures: dict[str, Any] = {}
+    for label, documents, cases in [
+        ("metatool_single", docs, single),
+        ("metatool_multi", docs, multi),
+        ("voice", voice_docs, voice_cases),
+    ]:
+        figures[label] = {
+            "skillgate": evaluate(skillgate_ranker(documents), cases),
+            "baseline_bm25": evaluate(baseline_ranker(documents), cases),
+        }
+    return figures
+
+
+def report(f: dict[str, Any]) -> str:
+    lines = [f"{'set':<16} {'ranker':<14} {'R@1':>7} {'R@5':>7} {'MRR':>7} {'queries':>8} {'ms/q':>7}"]
+    for label, rankers in f.items():
+        for ranker, m in rankers.items():
+            lines.append(
+                f"{label:<16} {ranker:<14} {m['recall@1']:>7} {m['recall@5']:>7} {m['mrr@5']:>7} "
+                f"{m['queries']:>8} {m['ms_per_query']:>7}"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    figures = main()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "search_quality.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    print(report(figures))
