@@ -1,21 +1,30 @@
 """Ranked skill search: BM25 (rank-bm25) with field weights, typo and prefix tolerance.
 
-A skill is indexed as one document: its name (weight 3), description (2), the
-headings of its body (1) and the names and descriptions of its tools (1), where
-known. Query words that are not in the vocabulary are widened to the words they
-start (`timez` -> `timezone`) and to words one or two edits away (`kubenetes` ->
-`kubernetes`), at a discount. Ties are broken by skill name, so results are stable.
+A skill is indexed as one document: its name (weight 3), description (2), the headings of
+its body (1) and the names and descriptions of its tools (1), where known. Words are split
+on snake_case, kebab-case and camelCase, CJK characters stand alone, and a light stemmer
+folds plurals and -ing/-ed forms. Query words that are not in the vocabulary are widened to
+the words they start (`timez` -> `timezone`) and to words one edit away (two for words of 8
+or more letters: `kubenetes` -> `kubernetes`), at a discount.
+
+rank-bm25 supplies the statistics (idf, document lengths); scoring walks an inverted index,
+so a query costs what its words' postings cost, not the catalog's size. Ties are broken by
+skill name, so results are stable.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rank_bm25 import BM25Plus
 
-_WORD = re.compile(r"[A-Za-z]+|[0-9]+|[^\W\d_A-Za-z]", re.UNICODE)
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 STOPWORDS = frozenset(
     [
@@ -28,31 +37,54 @@ STOPWORDS = frozenset(
         "be",
         "by",
         "can",
+        "could",
         "do",
         "does",
         "for",
         "from",
+        "get",
+        "give",
         "how",
         "i",
+        "i'd",
+        "id",
         "in",
         "is",
         "it",
+        "its",
+        "let",
         "me",
         "my",
+        "need",
         "of",
         "on",
         "or",
+        "our",
         "please",
+        "should",
+        "show",
+        "some",
+        "tell",
+        "that",
         "the",
+        "there",
         "this",
         "to",
+        "uh",
+        "um",
+        "up",
+        "us",
+        "want",
         "what",
+        "whats",
         "when",
         "where",
         "which",
         "who",
         "why",
+        "will",
         "with",
+        "would",
         "you",
         "your",
     ]
@@ -60,26 +92,44 @@ STOPWORDS = frozenset(
 
 EXACT, PREFIX, FUZZY = 1.0, 0.8, 0.6
 FIELD_WEIGHTS = {"name": 3, "description": 2, "headings": 1, "tools": 1}
+MAX_PREFIX_EXPANSIONS = 25
+K1, B = 1.2, 0.75
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case words of `text`: snake_case, kebab-case and camelCase split, plurals folded."""
+    """Lower-case, stemmed words of `text`, without stopwords and single letters."""
     words: list[str] = []
-    for chunk in re.split(r"[\s_\-./:]+", text):
+    for chunk in re.split(r"[\s_\-./:']+", text):
         for part in _CAMEL.split(chunk):
             for word in _WORD.findall(part.lower()):
-                if word in STOPWORDS:
+                if word in STOPWORDS or (len(word) == 1 and word.isascii()):
                     continue
-                words.append(_singular(word))
+                words.append(stem(word))
     return words
 
 
-def _singular(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light stemmer: plurals, -ing and -ed (enough to match "commits"/"commit", "staged"/"stage")."""
+    if not word.isascii() or len(word) <= 3:
+        return word
+    if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+    if word.endswith(("sses", "shes", "ches", "xes")):
+        return word[:-2]
+    if word.endswith("ing") and len(word) > 5:
+        return _undouble(word[:-3])
+    if word.endswith("ed") and len(word) > 4:
+        return _undouble(word[:-2]) if not word.endswith("eed") else word[:-1]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
+
+
+def _undouble(word: str) -> str:
+    if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "lsz":
+        return word[:-1]
+    return word + "e" if word.endswith(("at", "bl", "iz", "ag", "ad", "ov", "rg")) else word
 
 
 @dataclass(frozen=True)
@@ -112,49 +162,88 @@ class SearchIndex:
     """BM25 over a fixed set of skills. Build a new one when the catalog changes."""
 
     def __init__(self, documents: Iterable[SearchDocument]) -> None:
-        self._docs = sorted(documents, key=lambda d: d.name)
-        corpus = [d.tokens() for d in self._docs]
-        self._bm25 = BM25Plus(corpus, delta=0) if corpus else None
-        self._vocabulary = sorted({w for doc in corpus for w in doc})
+        ordered = sorted(documents, key=lambda d: d.name)
+        self._names = [d.name for d in ordered]
+        corpus = [d.tokens() for d in ordered]
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._idf: dict[str, float] = {}
+        if corpus:
+            bm25 = BM25Plus(corpus, k1=K1, b=B, delta=0)  # idf = log((N + 1) / df): never negative
+            self._idf = dict(bm25.idf)
+            for index, frequencies in enumerate(bm25.doc_freqs):
+                norm = K1 * (1 - B + B * bm25.doc_len[index] / bm25.avgdl)
+                for term, tf in frequencies.items():
+                    self._postings[term].append((index, tf * (K1 + 1) / (tf + norm)))
+        self._vocabulary = sorted(self._idf)
+        self._deletes: dict[str, list[str]] = defaultdict(list)
+        for term in self._vocabulary:
+            if len(term) >= 4:
+                for variant in _deletions(term):
+                    self._deletes[variant].append(term)
+        self._variants: dict[str, list[tuple[str, float]]] = {}
 
     def search(self, query: str, limit: int | None = None) -> list[Hit]:
-        if self._bm25 is None:
-            return []
-        scores = [0.0] * len(self._docs)
+        scores: dict[int, float] = defaultdict(float)
         for word in dict.fromkeys(tokenize(query)):
-            best = [0.0] * len(self._docs)
-            for variant, weight in self._variants(word):
-                for i, value in enumerate(self._bm25.get_scores([variant])):
-                    best[i] = max(best[i], weight * float(value))
-            scores = [s + b for s, b in zip(scores, best, strict=True)]
-        hits = [Hit(d.name, round(s, 4)) for d, s in zip(self._docs, scores, strict=True) if s > 0]
+            best: dict[int, float] = {}
+            for variant, weight in self._variants_of(word):
+                idf = self._idf[variant] * weight
+                for index, part in self._postings[variant]:
+                    value = idf * part
+                    if value > best.get(index, 0.0):
+                        best[index] = value
+            for index, value in best.items():
+                scores[index] += value
+        hits = [Hit(self._names[i], round(s, 4)) for i, s in scores.items() if s > 0]
         hits.sort(key=lambda h: (-h.score, h.name))
         return hits if limit is None else hits[:limit]
 
-    def _variants(self, word: str) -> list[tuple[str, float]]:
+    def _variants_of(self, word: str) -> list[tuple[str, float]]:
+        cached = self._variants.get(word)
+        if cached is None:
+            cached = self._variants[word] = self._expand(word)
+            if len(self._variants) > 100_000:
+                self._variants.clear()
+        return cached
+
+    def _expand(self, word: str) -> list[tuple[str, float]]:
         variants: dict[str, float] = {}
-        if word in self._bm25_idf():
+        if word in self._idf:
             variants[word] = EXACT
         if len(word) >= 3:
-            for term in self._vocabulary:
-                if term != word and term.startswith(word):
-                    variants.setdefault(term, PREFIX)
+            start = bisect.bisect_left(self._vocabulary, word)
+            for term in self._vocabulary[start : start + MAX_PREFIX_EXPANSIONS + 1]:
+                if not term.startswith(word):
+                    break
+                variants.setdefault(term, PREFIX)
         if len(word) >= 4 and word not in variants:
             budget = 1 if len(word) < 8 else 2
-            for term in self._vocabulary:
-                near = term not in variants and abs(len(term) - len(word)) <= budget
-                if near and edit_distance(word, term, budget) <= budget:
+            for term in self._near(word, budget):
+                if term not in variants and edit_distance(word, term, budget) <= budget:
                     variants[term] = FUZZY
         return sorted(variants.items())
 
-    def _bm25_idf(self) -> dict[str, float]:
-        assert self._bm25 is not None
-        idf: dict[str, float] = self._bm25.idf
-        return idf
+    def _near(self, word: str, budget: int) -> set[str]:
+        """Candidate terms within `budget` edits, from the index of single deletions (SymSpell)."""
+        probes = {word, *_deletions(word)}
+        if budget > 1:
+            probes |= {d for p in list(probes) for d in _deletions(p)}
+        found: set[str] = set()
+        for probe in probes:
+            if probe in self._idf:
+                found.add(probe)
+            found.update(self._deletes.get(probe, ()))
+        return found
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
     """Optimal-string-alignment distance between `a` and `b`, or `limit + 1` once past `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, start=1):

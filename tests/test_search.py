@@ -41,9 +41,15 @@ def test_stopwords_only_query_matches_nothing() -> None:
 
 
 def test_tokenize_splits_identifiers_and_folds_plurals() -> None:
-    assert tokenize("getCurrentTime git_log kebab-case Zones") == [
-        "get", "current", "time", "git", "log", "kebab", "case", "zone",
-    ]  # fmt: skip
+    assert tokenize("getCurrentTime git_log kebab-case Zones staged commits") == [
+        "current", "time", "git", "log", "kebab", "case", "zone", "stage", "commit",
+    ]  # fmt: skip  ("get" is a stopword)
+
+
+def test_cjk_characters_are_words() -> None:
+    assert tokenize("東京の時間") == ["東", "京", "の", "時", "間"]
+    index = SearchIndex([SearchDocument("tokyo-time", "東京の時間を調べる"), SearchDocument("other", "天気")])
+    assert index.search("東京")[0].name == "tokyo-time"
 
 
 def test_edit_distance_counts_transpositions_once() -> None:
