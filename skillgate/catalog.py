@@ -19,7 +19,7 @@ from skillgate.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.errors import SkillNotFound, UsageError
 from skillgate.frontmatter import parse_skill_file
 from skillgate.lockfile import LOCK_NAME, LockFile, read_lock
-from skillgate.render import check_syntax, template_includes
+from skillgate.render import check_template
 from skillgate.skill import Skill, find_headings, list_files
 
 SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
@@ -142,13 +142,13 @@ def load_skill(
         diagnostics += found
         if lock is not None:
             diagnostics += _lock_mismatches(lock, bindings, skill_dir / LOCK_NAME)
-    syntax_error = check_syntax(parsed.body, skill_dir)
-    if syntax_error is not None:
-        line, message = syntax_error
+    template = check_template(parsed.body, skill_dir)
+    if template.error is not None:
+        line, message = template.error
         diagnostics.append(
             Diagnostic.at(skill_md, "SG301", f"template syntax error: {message}", line + parsed.body_line - 1)
         )
-    diagnostics += _missing_files(parsed.body, parsed.body_line, skill_dir, skill_md)
+    diagnostics += _missing_files(parsed.body, parsed.body_line, skill_dir, skill_md, template.includes)
     if any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
     skill = Skill(
@@ -223,11 +223,13 @@ def _lock_mismatches(lock: LockFile, bindings: list[ServerBinding], path: Path) 
 _LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 
-def _missing_files(body: str, body_line: int, skill_dir: Path, skill_md: Path) -> list[Diagnostic]:
+def _missing_files(
+    body: str, body_line: int, skill_dir: Path, skill_md: Path, includes: list[tuple[str, int]]
+) -> list[Diagnostic]:
     """Includes (errors) and relative links (warnings) that name files the skill does not have."""
     found = []
     root = skill_dir.resolve()
-    for name, line in template_includes(body, skill_dir):
+    for name, line in includes:
         target = (root / name).resolve()
         if not target.is_relative_to(root) or not target.is_file():
             found.append(

@@ -9,6 +9,7 @@ Undefined names are errors (defaults are written in the template with `default`)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,27 @@ def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
     )
 
 
-def check_syntax(body: str, folder: Path) -> tuple[int, str] | None:
-    """`(line in body, message)` of the first syntax error, or None."""
+@dataclass(frozen=True)
+class TemplateCheck:
+    """What one parse of a template tells: its first syntax error, and its literal includes."""
+
+    error: tuple[int, str] | None  # (line in body, message)
+    includes: list[tuple[str, int]]  # (name, line in body)
+
+
+def check_template(body: str, folder: Path) -> TemplateCheck:
+    from jinja2 import nodes
+
     try:
-        _environment(folder).parse(body)
+        tree = _environment(folder).parse(body)
     except jinja2.TemplateSyntaxError as exc:
-        return exc.lineno, exc.message or "syntax error"
-    return None
+        return TemplateCheck((exc.lineno, exc.message or "syntax error"), [])
+    includes = [
+        (str(node.template.value), node.lineno)
+        for node in tree.find_all(nodes.Include)
+        if isinstance(node.template, nodes.Const)
+    ]
+    return TemplateCheck(None, includes)
 
 
 def render_template(
@@ -160,18 +175,3 @@ def template_variables(body: str, folder: Path) -> dict[str, str | None]:
         ):
             found[name] = str(flt.args[0].value)
     return dict(sorted(found.items()))
-
-
-def template_includes(body: str, folder: Path) -> list[tuple[str, int]]:
-    """`(name, line)` of every `{% include "..." %}` with a literal name."""
-    from jinja2 import nodes
-
-    try:
-        tree = _environment(folder).parse(body)
-    except jinja2.TemplateSyntaxError:
-        return []
-    return [
-        (str(node.template.value), node.lineno)
-        for node in tree.find_all(nodes.Include)
-        if isinstance(node.template, nodes.Const)
-    ]

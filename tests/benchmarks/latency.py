@@ -1,0 +1,136 @@
+"""Latency in one run: call_skill through skillgate versus a direct call to the same upstream
+tool (stdio and HTTP, same protocol era), and list_skills / load_skill in process and over stdio.
+
+Run: make bench   (or: python -m tests.benchmarks.latency [--calls N])
+Writes tests/benchmarks/results/latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from tests.benchmarks.core import RESULTS, timed
+from tests.conftest import EXAMPLES, NPM, REPO, free_port, gateway_client, write_skill
+from tests.support.replica import replica
+
+TIME = {"timezone": "Asia/Tokyo"}
+TIME_CALL = {"name": "time-zones", "tool": "get_current_time", "arguments": TIME}
+ECHO_CALL = {"name": "echoes", "tool": "echo", "arguments": {"message": "hi"}}
+
+
+def ratio(via: dict[str, float], direct: dict[str, float]) -> float:
+    return round(via["p50_ms"] / direct["p50_ms"], 3)
+
+
+async def stdio_figures(n: int) -> dict[str, Any]:
+    direct_params = StdioServerParameters(command="mcp-server-time", args=["--local-timezone", "UTC"])
+    async with Client(direct_params) as client:
+        direct = await timed(n, lambda: client.call_tool("get_current_time", TIME))
+        era = client.protocol_version
+    async with gateway_client(EXAMPLES) as (client, _):
+        in_process = {
+            "call_skill": await timed(n, lambda: client.call_tool("call_skill", TIME_CALL)),
+            "list_skills": await timed(
+                n, lambda: client.call_tool("list_skills", {"query": "time in Tokyo"})
+            ),
+            "load_skill": await timed(n, lambda: client.call_tool("load_skill", {"name": "time-zones"})),
+        }
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "skillgate", "serve", str(EXAMPLES)], cwd=str(REPO),
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    async with Client(params) as client:
+        over_stdio = {
+            "call_skill": await timed(n, lambda: client.call_tool("call_skill", TIME_CALL)),
+            "list_skills": await timed(
+                n, lambda: client.call_tool("list_skills", {"query": "time in Tokyo"})
+            ),
+            "load_skill": await timed(n, lambda: client.call_tool("load_skill", {"name": "time-zones"})),
+        }
+        era_via = client.protocol_version
+    return {
+        "protocol_era": {"direct": era, "through_skillgate": era_via},
+        "direct_call": direct,
+        "in_process": in_process,
+        "over_stdio": over_stdio,
+        "call_ratio_in_process": ratio(in_process["call_skill"], direct),
+        "call_ratio_over_stdio": ratio(over_stdio["call_skill"], direct),
+    }
+
+
+async def http_pair(everything: str, gateway: str, n: int) -> dict[str, Any]:
+    async with Client(everything, mode="legacy") as client:  # server-everything speaks the handshake era
+        direct = await timed(n, lambda: client.call_tool("echo", {"message": "hi"}))
+    async with Client(gateway, mode="legacy") as client:
+        via = await timed(n, lambda: client.call_tool("call_skill", ECHO_CALL))
+    return {
+        "protocol_era": "2025-11-25 (both)",
+        "direct_call": direct,
+        "through_skillgate": via,
+        "call_ratio": ratio(via, direct),
+    }
+
+
+def http_figures(n: int) -> dict[str, Any]:
+    import subprocess
+
+    port = free_port()
+    upstream = subprocess.Popen(
+        ["node", str(NPM / "server-everything" / "dist" / "index.js"), "streamableHttp"],
+        env={**os.environ, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        from tests.conftest import wait_for_port
+
+        wait_for_port(port, upstream)
+        everything = f"http://127.0.0.1:{port}/mcp"
+        with tempfile.TemporaryDirectory() as tmp:
+            write_skill(
+                Path(tmp),
+                "echoes",
+                "Echo.",
+                servers={"everything": {"url": everything, "allowedTools": ["echo"]}},
+            )
+            with replica(Path(tmp), "--warm") as (_, gateway):
+                return anyio.run(http_pair, everything, gateway, n)
+    finally:
+        upstream.terminate()
+        upstream.wait(10)
+
+
+def main(n: int) -> dict[str, Any]:
+    return {"calls_per_figure": n, "stdio": anyio.run(stdio_figures, n), "http": http_figures(n)}
+
+
+def report(f: dict[str, Any]) -> str:
+    s, h = f["stdio"], f["http"]
+    fmt = lambda m: f"{m['p50_ms']} / {m['p99_ms']} ms"  # noqa: E731
+    return "\n".join(
+        [
+            f"stdio upstream (mcp-server-time, {s['protocol_era']['direct']}): direct {fmt(s['direct_call'])}",
+            f"  call_skill in process {fmt(s['in_process']['call_skill'])} (x{s['call_ratio_in_process']}), "
+            f"over stdio {fmt(s['over_stdio']['call_skill'])} (x{s['call_ratio_over_stdio']})",
+            f"  list_skills in process {fmt(s['in_process']['list_skills'])}, over stdio {fmt(s['over_stdio']['list_skills'])}",
+            f"  load_skill in process {fmt(s['in_process']['load_skill'])}, over stdio {fmt(s['over_stdio']['load_skill'])}",
+            f"HTTP upstream (server-everything, {h['protocol_era']}): direct {fmt(h['direct_call'])}, "
+            f"call_skill over HTTP {fmt(h['through_skillgate'])} (x{h['call_ratio']})",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=300)
+    figures = main(parser.parse_args().calls)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latency.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    print(report(figures))
