@@ -49,6 +49,10 @@ bench: install system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.locks
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.http_load
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.voice
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.context
+	$(BIN)/python -m tests.benchmarks.search_quality
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.latency
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.scale
 
 ## re-record the real servers' tool lists used by the benchmarks (tests/benchmarks/fixtures/servers)
 BENCH_NPM := @modelcontextprotocol/server-memory@2026.8.31 @modelcontextprotocol/server-github@2025.4.8 \

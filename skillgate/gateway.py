@@ -58,7 +58,7 @@ class Gateway:
         self.drift = drift
         self.generation = 1  # counts catalog (re)loads
         self._index: SearchIndex | None = None
-        self._index_tools: dict[str, tuple[str, ...]] = {}
+        self._index_key: tuple[int, int] = (0, 0)
         self._index_catalog: Catalog | None = None
         self._validators: dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]] = {}
 
@@ -116,27 +116,31 @@ class Gateway:
             score=score,
         )
 
-    def _known_tools(self, skill: Skill, binding: ServerBinding) -> list[types.Tool] | None:
-        """The binding's allowed tools from its lock, else from its running upstream, without starting it."""
+    def _known_tools(self, skill: Skill, binding: ServerBinding) -> list[tuple[str, str]] | None:
+        """(name, description) of the binding's allowed tools from its lock, else from its running
+        upstream, without starting it; None when neither knows them."""
         if skill.lock is not None and binding.name in skill.lock.servers:
-            return [t.as_tool() for t in skill.lock.servers[binding.name].tools]
+            return [(t.name, t.description or "") for t in skill.lock.servers[binding.name].tools]
         upstream = self.pool.known(binding)
         live = upstream.cached_tools() if upstream is not None else None
-        return None if live is None else [t for t in live if binding.allows(t.name)]
+        return (
+            None if live is None else [(t.name, t.description or "") for t in live if binding.allows(t.name)]
+        )
 
     def known_tool_names(self, skill: Skill) -> tuple[str, ...]:
         """The skill's tool names where known (lock or running upstream), else its allowlists as written."""
         names: list[str] = []
         for binding in skill.bindings:
             known = self._known_tools(skill, binding)
-            names += [t.name for t in known] if known is not None else binding.entry.allowed_tools or []
+            names += [name for name, _ in known] if known is not None else binding.entry.allowed_tools or []
         return tuple(sorted(dict.fromkeys(names)))
 
     def index(self, catalog: Catalog) -> SearchIndex:
-        """The search index of `catalog`, rebuilt when it or its skills' known tools change."""
-        tools = {skill.name: self._tool_text(skill) for skill in catalog}
-        if self._index is None or tools != self._index_tools or self._index_catalog is not catalog:
-            self._index_tools = tools
+        """The search index of `catalog`, rebuilt when it or a running upstream's tool list changes."""
+        key = (id(catalog), self.pool.tools_version())
+        if self._index is None or self._index_catalog is not catalog or key != self._index_key:
+            tools = {skill.name: self._tool_text(skill) for skill in catalog}
+            self._index_key = key
             self._index_catalog = catalog
             self._index = SearchIndex(
                 SearchDocument(
@@ -156,7 +160,7 @@ class Gateway:
             if known is None:
                 texts += binding.entry.allowed_tools or []
                 continue
-            texts += [f"{t.name} {t.description or ''}" for t in known]
+            texts += [f"{name} {description}" for name, description in known]
         return tuple(texts)
 
     # -- load_skill -------------------------------------------------------------

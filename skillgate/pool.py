@@ -81,6 +81,10 @@ class UpstreamPool:
             stopped.append(upstream.name)
         return stopped
 
+    def tools_version(self) -> int:
+        """Changes whenever an upstream's tool list changes (or one starts or stops)."""
+        return sum(u.tools_version for u in self._upstreams.values()) + 1000003 * len(self._upstreams)
+
     def known(self, binding: ServerBinding) -> Upstream | None:
         """The upstream for `binding` if it was already started, without starting it."""
         return self._upstreams.get(binding.connection_key())

@@ -70,6 +70,7 @@ class Upstream:
         self._client: Client | None = None
         self._tools: list[types.Tool] = []
         self._tools_known = False
+        self.tools_version = 0  # bumped whenever the tool list is replaced
         self._ready = anyio.Event()
         self._broken = anyio.Event()
         self._retry_at = 0.0
@@ -210,6 +211,7 @@ class Upstream:
                     )
                     self._tools = await _list_all_tools(client)
                     self._tools_known = True
+                    self.tools_version += 1
                     attempt.deadline = math.inf
                     self._client = client
                     self.state = State.READY
@@ -234,6 +236,7 @@ class Upstream:
     async def _on_message(self, message: Any) -> None:
         if isinstance(message, types.ToolListChangedNotification) and self._client is not None:
             self._tools = await _list_all_tools(self._client, refresh=True)
+            self.tools_version += 1
         elif isinstance(message, Exception):
             logger.debug("upstream %s: %s", self.name, message)
 

@@ -113,14 +113,18 @@ def main(n: int) -> dict[str, Any]:
 
 def report(f: dict[str, Any]) -> str:
     s, h = f["stdio"], f["http"]
-    fmt = lambda m: f"{m['p50_ms']} / {m['p99_ms']} ms"  # noqa: E731
+
+    def fmt(m: dict[str, float]) -> str:
+        return f"{m['p50_ms']} / {m['p99_ms']} ms"
+
+    inside, piped = s["in_process"], s["over_stdio"]
     return "\n".join(
         [
             f"stdio upstream (mcp-server-time, {s['protocol_era']['direct']}): direct {fmt(s['direct_call'])}",
-            f"  call_skill in process {fmt(s['in_process']['call_skill'])} (x{s['call_ratio_in_process']}), "
-            f"over stdio {fmt(s['over_stdio']['call_skill'])} (x{s['call_ratio_over_stdio']})",
-            f"  list_skills in process {fmt(s['in_process']['list_skills'])}, over stdio {fmt(s['over_stdio']['list_skills'])}",
-            f"  load_skill in process {fmt(s['in_process']['load_skill'])}, over stdio {fmt(s['over_stdio']['load_skill'])}",
+            f"  call_skill in process {fmt(inside['call_skill'])} (x{s['call_ratio_in_process']}), "
+            f"over stdio {fmt(piped['call_skill'])} (x{s['call_ratio_over_stdio']})",
+            f"  list_skills in process {fmt(inside['list_skills'])}, over stdio {fmt(piped['list_skills'])}",
+            f"  load_skill in process {fmt(inside['load_skill'])}, over stdio {fmt(piped['load_skill'])}",
             f"HTTP upstream (server-everything, {h['protocol_era']}): direct {fmt(h['direct_call'])}, "
             f"call_skill over HTTP {fmt(h['through_skillgate'])} (x{h['call_ratio']})",
         ]
