@@ -120,7 +120,8 @@ def report(f: dict[str, Any]) -> str:
     inside, piped = s["in_process"], s["over_stdio"]
     return "\n".join(
         [
-            f"stdio upstream (mcp-server-time, {s['protocol_era']['direct']}): direct {fmt(s['direct_call'])}",
+            f"stdio upstream (mcp-server-time, {s['protocol_era']['direct']}): "
+            f"direct {fmt(s['direct_call'])}",
             f"  call_skill in process {fmt(inside['call_skill'])} (x{s['call_ratio_in_process']}), "
             f"over stdio {fmt(piped['call_skill'])} (x{s['call_ratio_over_stdio']})",
             f"  list_skills in process {fmt(inside['list_skills'])}, over stdio {fmt(piped['list_skills'])}",
