@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import REPO, write_skill
+from tests.support.replica import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -42,27 +41,8 @@ def preview_url(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     write_skill(
         catalog, "hostile", "Tries to run a script.", body="# H\n\n<script>document.title='owned'</script>\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "skillgate", "preview", str(catalog), "--port", "0"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    stderr = process.stderr
-    try:
-        for line in stderr:
-            match = re.search(rb"preview of \d+ skills at (http://\S+)/", line)
-            if match:
-                threading.Thread(target=stderr.read, daemon=True).start()
-                yield match.group(1).decode(), catalog
-                break
-        else:
-            raise AssertionError("the preview did not announce its URL")
-    finally:
-        process.terminate()
-        process.wait(20)
-        stderr.close()
+    with serving([sys.executable, "-m", "skillgate", "preview", str(catalog), "--port", "0"]) as (_, url):
+        yield url, catalog
 
 
 def text_of(page: Page, selector: str) -> str:

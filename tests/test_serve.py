@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from fastmcp.client.transports import StdioTransport
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import EXAMPLES, REPO, faulty_server, pid_alive, text_of, wait_until_dead, write_skill
+from tests.support.replica import replica
 
 pytestmark = pytest.mark.anyio
 
@@ -90,46 +90,10 @@ async def test_no_upstream_outlives_a_gateway_whose_client_closed(faulty_catalog
     assert wait_until_dead(pid)
 
 
-def _gateway_process(catalog: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "skillgate",
-            "--log-level",
-            "info",
-            "serve",
-            str(catalog),
-            "--http",
-            "--port",
-            "0",
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
 @pytest.fixture
 def http_gateway(faulty_catalog: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    process = _gateway_process(faulty_catalog)
-    assert process.stderr is not None
-    stderr = process.stderr
-    try:
-        for line in stderr:
-            match = re.search(rb"serving \d+ skills at (http://\S+)", line)
-            if match:
-                break
-        else:
-            raise AssertionError("the gateway did not announce its URL")
-        drain = threading.Thread(target=stderr.read, daemon=True)  # keep its stderr pipe from filling
-        drain.start()
-        yield process, match.group(1).decode()
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        stderr.close()
+    with replica(faulty_catalog) as found:
+        yield found
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -12,7 +12,6 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -22,7 +21,7 @@ from mcp import Client
 
 from skillgate.catalog import Catalog
 from skillgate.tokens import count_tokens
-from tests.benchmarks.core import RESULTS
+from tests.benchmarks.core import RESULTS, timed
 from tests.conftest import EXAMPLES, gateway_client
 from tests.livekit_agent import skillgate_http
 from tests.support.replica import replica
@@ -32,25 +31,6 @@ CALLS: dict[str, dict[str, Any]] = {
     "load_skill": {"name": "time-zones"},
     "call_skill": {"name": "time-zones", "tool": "get_current_time", "arguments": {"timezone": "Asia/Tokyo"}},
 }
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    samples = sorted(samples)
-    return {
-        "p50_ms": round(statistics.median(samples), 2),
-        "p99_ms": round(samples[max(0, int(len(samples) * 0.99) - 1)], 2),
-    }
-
-
-async def timed(n: int, action: Callable[[], Awaitable[Any]]) -> dict[str, float]:
-    for _ in range(5):
-        await action()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return summary(samples)
 
 
 async def livekit(url: str, n: int) -> dict[str, Any]:
@@ -82,7 +62,7 @@ async def first_call(url: str, warm: bool) -> float:
         start = time.perf_counter()
         result = await client.call_tool("call_skill", CALLS["call_skill"])
         assert not result.is_error
-        return round((time.perf_counter() - start) * 1000, 1)
+        return round((time.perf_counter() - start) * 1000, 1)  # one sample: the first call
 
 
 async def section_tokens() -> dict[str, Any]:
