@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,9 @@ from tests.benchmarks.catalogs import recorded_servers
 from tests.benchmarks.core import RESULTS
 from tests.conftest import REPO
 
-METATOOL = REPO.parent / "shared" / "bench-data" / "metatool"
+# The MetaTool data lives in the team's shared folder beside the checkout; SKILLGATE_BENCH_DATA overrides.
+BENCH_DATA = Path(os.environ.get("SKILLGATE_BENCH_DATA", REPO.parent / "shared" / "bench-data"))
+METATOOL = BENCH_DATA / "metatool"
 VOICE = Path(__file__).parent / "fixtures" / "voice_queries.json"
 Ranker = Callable[[str], list[str]]
 
@@ -77,6 +80,11 @@ def evaluate(rank: Ranker, cases: Sequence[tuple[str, set[str]]]) -> dict[str, f
 
 
 def metatool() -> tuple[list[SearchDocument], list[tuple[str, set[str]]], list[tuple[str, set[str]]]]:
+    if not (METATOOL / "plugin_des.json").is_file():
+        raise SystemExit(
+            f"MetaTool data not found in {METATOOL}: it is in shared/bench-data beside the checkout; "
+            "set SKILLGATE_BENCH_DATA to the bench-data folder"
+        )
     descriptions: dict[str, str] = json.loads((METATOOL / "plugin_des.json").read_text())
     docs = [SearchDocument(kebab(tool), text) for tool, text in sorted(descriptions.items())]
     with (METATOOL / "all_clean_data.csv").open(newline="") as handle:
