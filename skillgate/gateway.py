@@ -95,16 +95,18 @@ class Gateway:
         limit = min(max(1, limit or (DEFAULT_SEARCH_LIMIT if searching else DEFAULT_LIMIT)), MAX_LIMIT)
         offset = _decode_cursor(cursor)
         ranked: list[tuple[Skill, float | None]]
-        if query and query.strip():
-            hits = self.index(catalog).search(query)
-            ranked = [(catalog.skills[h.name], h.score) for h in hits if view.admits(h.name)]
+        if searching:
+            assert query is not None
+            hits, total = self.index(catalog).top(query, offset + limit, view.admits)
+            ranked = [(catalog.skills[h.name], h.score) for h in hits]
         else:
             ranked = [(skill, None) for skill in catalog if view.admits(skill.name)]
+            total = len(ranked)
         page = ranked[offset : offset + limit]
-        more = offset + limit < len(ranked)
+        more = offset + limit < total
         return SkillPage(
             skills=[self._summary(skill, score, view) for skill, score in page],
-            total=len(ranked),
+            total=total,
             next_cursor=_encode_cursor(offset + limit) if more else None,
         )
 

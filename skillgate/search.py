@@ -15,9 +15,10 @@ skill name, so results are stable.
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -227,6 +228,22 @@ class SearchIndex:
         self._variants: dict[str, list[tuple[str, float]]] = {}
 
     def search(self, query: str, limit: int | None = None) -> list[Hit]:
+        return self.top(query, limit)[0]
+
+    def top(
+        self, query: str, count: int | None = None, keep: Callable[[str], bool] | None = None
+    ) -> tuple[list[Hit], int]:
+        """The best `count` hits (all if None) among skills `keep` admits, and how many matched."""
+        scores = self._scores(query)
+        matched = [
+            (-s, self._names[i])
+            for i, s in scores.items()
+            if s > 0 and (keep is None or keep(self._names[i]))
+        ]
+        best = sorted(matched) if count is None else heapq.nsmallest(count, matched)
+        return [Hit(name, round(-negative, 4)) for negative, name in best], len(matched)
+
+    def _scores(self, query: str) -> dict[int, float]:
         scores: dict[int, float] = defaultdict(float)
         for word in dict.fromkeys(tokenize(query)):
             best: dict[int, float] = {}
@@ -238,9 +255,7 @@ class SearchIndex:
                         best[index] = value
             for index, value in best.items():
                 scores[index] += value
-        hits = [Hit(self._names[i], round(s, 4)) for i, s in scores.items() if s > 0]
-        hits.sort(key=lambda h: (-h.score, h.name))
-        return hits if limit is None else hits[:limit]
+        return scores
 
     def _variants_of(self, word: str) -> list[tuple[str, float]]:
         cached = self._variants.get(word)
