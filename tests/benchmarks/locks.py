@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import anyio
-from mcp import Client, StdioServerParameters
 
 from tests.benchmarks.core import RESULTS, timed
-from tests.conftest import EXAMPLES, REPO, gateway_client
+from tests.benchmarks.scale import measure_startup
+from tests.conftest import EXAMPLES, gateway_client
 
 SKILL = EXAMPLES / "time-zones"
 
@@ -60,43 +58,9 @@ def write_catalog(root: Path, size: int) -> None:
         (folder / "tools.lock.json").write_text(lock)
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):  # peak resident set size
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
-
-
-def gateway_pid(catalog: Path) -> int:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if str(catalog).encode() in cmdline and b"skillgate" in cmdline:
-                return int(entry.name)
-    raise RuntimeError("gateway process not found")
-
-
 async def startup(catalog: Path) -> dict[str, Any]:
-    """Wall time from spawning `skillgate serve` to its first list_skills answer, and its peak RSS."""
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "skillgate", "serve", str(catalog)], cwd=str(REPO),
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    start = time.perf_counter()
-    async with Client(params) as client:
-        page = await client.call_tool("list_skills", {"query": "time in Tokyo", "limit": 5})
-        ready = time.perf_counter() - start
-        loaded = await client.call_tool("load_skill", {"name": "time-zones-00999"})
-        assert not loaded.is_error and page.structured_content is not None
-        pid = gateway_pid(catalog)
-        return {
-            "ready_s": round(ready, 3),
-            "peak_rss_mib": round(rss_kib(pid) / 1024, 1),
-            "skills": page.structured_content["total"],
-        }
+    """Process start to the first list_skills answer, peak RSS; then a load of a locked skill."""
+    return await measure_startup(catalog, ["time in Tokyo"], then_load="time-zones-00999")
 
 
 async def main(n: int, size: int) -> dict[str, Any]:

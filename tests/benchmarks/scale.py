@@ -24,7 +24,6 @@ from mcp import Client, StdioServerParameters
 
 from tests.benchmarks.catalogs import write_catalog
 from tests.benchmarks.core import RESULTS, timed
-from tests.benchmarks.locks import gateway_pid, rss_kib
 from tests.conftest import REPO, gateway_client
 
 QUERIES = [
@@ -37,19 +36,46 @@ QUERIES = [
 TARGETS = {"ready_s": 3.0, "peak_rss_mib": 500, "query_p50_ms": 5.0}
 
 
-async def startup(catalog: Path) -> dict[str, Any]:
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):  # peak resident set size
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
+
+
+def gateway_pid(catalog: Path) -> int:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(catalog).encode() in cmdline and b"skillgate" in cmdline:
+                return int(entry.name)
+    raise RuntimeError("gateway process not found")
+
+
+async def measure_startup(catalog: Path, queries: list[str], then_load: str | None = None) -> dict[str, Any]:
+    """Wall time from spawning `skillgate serve` over stdio to its first list_skills(query) answer,
+    and the gateway's peak resident memory after a few more requests."""
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "skillgate", "serve", str(catalog)], cwd=str(REPO),
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     start = time.perf_counter()
     async with Client(params) as client:
-        page = await client.call_tool("list_skills", {"query": QUERIES[0]})
+        page = await client.call_tool("list_skills", {"query": queries[0]})
         ready = time.perf_counter() - start
         assert page.structured_content is not None and page.structured_content["skills"]
-        for query in QUERIES:  # a few more requests, so the peak includes serving
+        for query in queries:
             await client.call_tool("list_skills", {"query": query})
-        return {"ready_s": round(ready, 3), "peak_rss_mib": round(rss_kib(gateway_pid(catalog)) / 1024, 1)}
+        if then_load is not None:
+            assert not (await client.call_tool("load_skill", {"name": then_load})).is_error
+        return {
+            "ready_s": round(ready, 3),
+            "peak_rss_mib": round(rss_kib(gateway_pid(catalog)) / 1024, 1),
+            "skills": len(list(catalog.iterdir())),
+        }
 
 
 async def queries(catalog: Path, n: int) -> dict[str, Any]:
@@ -65,7 +91,7 @@ def main(sizes: list[int], n: int) -> dict[str, Any]:
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             write_catalog(Path(tmp), size)
-            row = anyio.run(startup, Path(tmp))
+            row = anyio.run(measure_startup, Path(tmp), QUERIES)
             row["list_skills_query"] = anyio.run(queries, Path(tmp), n)
             figures[str(size)] = row
     return figures
