@@ -107,7 +107,11 @@ def _skill_dirs(root: Path) -> Iterator[Path]:
 def load_skill(
     skill_dir: Path, root: Path, shared: dict[str, ServerEntry]
 ) -> tuple[Skill | None, list[Diagnostic]]:
-    """Load one skill folder; `None` with diagnostics when it cannot be served."""
+    """Load one skill folder; `None` with diagnostics when it cannot be served.
+
+    `skill_dir` is a resolved path: the catalog root is resolved and the walk does not follow
+    symbolic links, so every folder under it is already its own real path.
+    """
     skill_md = skill_dir / "SKILL.md"
     try:
         text = skill_md.read_text(encoding="utf-8")
@@ -133,7 +137,7 @@ def load_skill(
     if mcp_json.is_file():
         entries, found = read_mcp_json(mcp_json)
         diagnostics += found
-        bindings, found = merge_bindings(entries, skill_dir.resolve(), shared, root, mcp_json)
+        bindings, found = merge_bindings(entries, skill_dir, shared, root, mcp_json)
         diagnostics += found
     diagnostics += _collisions(bindings, mcp_json)
     lock = None
@@ -153,7 +157,7 @@ def load_skill(
         return None, diagnostics
     skill = Skill(
         frontmatter=parsed.frontmatter,
-        dir=skill_dir.resolve(),
+        dir=skill_dir,
         body=parsed.body,
         body_line=parsed.body_line,
         bindings=tuple(bindings),
@@ -228,7 +232,7 @@ def _missing_files(
 ) -> list[Diagnostic]:
     """Includes (errors) and relative links (warnings) that name files the skill does not have."""
     found = []
-    root = skill_dir.resolve()
+    root = skill_dir
     for name, line in includes:
         target = (root / name).resolve()
         if not target.is_relative_to(root) or not target.is_file():

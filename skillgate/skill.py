@@ -83,7 +83,7 @@ def find_headings(body: str) -> tuple[Heading, ...]:
 
 def list_files(skill_dir: Path) -> tuple[SkillFile, ...]:
     """The skill's files other than its configuration, sorted, skipping hidden ones."""
-    root = skill_dir.resolve()
+    root = skill_dir
     files = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)

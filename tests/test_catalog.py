@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from skillgate.catalog import Catalog
-from skillgate.errors import SkillNotFound, UsageError
+from skillgate.errors import FileNotInSkill, SkillNotFound, UsageError
 from tests.conftest import write_skill
 
 
@@ -84,3 +84,15 @@ def test_two_servers_allowing_the_same_tool_is_sg204(tmp_path: Path) -> None:
     (diag,) = catalog.errors
     assert diag.code == "SG204" and "'read'" in diag.message
     assert "s" not in catalog.skills
+
+
+def test_a_symlink_out_of_the_skill_folder_is_not_one_of_its_files(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret")
+    skill = write_skill(tmp_path / "catalog", "s")
+    (skill / "leak.txt").symlink_to(outside)
+    (skill / "ok.txt").write_text("fine")
+    loaded = Catalog.load(tmp_path / "catalog").get("s")
+    assert [f.path for f in loaded.files] == ["ok.txt"]
+    with pytest.raises(FileNotInSkill):
+        loaded.read_file("leak.txt")
