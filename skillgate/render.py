@@ -60,6 +60,9 @@ class TemplateCheck:
 def check_template(body: str, folder: Path) -> TemplateCheck:
     from jinja2 import nodes
 
+    if "{{" not in body and "{%" not in body and "{#" not in body:
+        return TemplateCheck(None, [])  # plain Markdown: nothing for Jinja to parse
+
     try:
         tree = _environment(folder).parse(body)
     except jinja2.TemplateSyntaxError as exc:
