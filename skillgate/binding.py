@@ -143,7 +143,8 @@ def secret_values(binding: ServerBinding, environ: Mapping[str, str]) -> list[st
 def read_mcp_json(path: Path) -> tuple[dict[str, ServerEntry], list[Diagnostic]]:
     """Read an mcp.json; return its valid entries and diagnostics for the others."""
     try:
-        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw: Any = json.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [Diagnostic.at(path, "SG201", f"cannot read mcp.json: {exc}")]
     except json.JSONDecodeError as exc:
@@ -155,11 +156,9 @@ def read_mcp_json(path: Path) -> tuple[dict[str, ServerEntry], list[Diagnostic]]
         return {}, [
             Diagnostic.at(path, "SG202", 'mcp.json must be an object with "mcpServers": {name: entry}')
         ]
-    text = path.read_text(encoding="utf-8")
     entries: dict[str, ServerEntry] = {}
     diagnostics: list[Diagnostic] = []
     for name in sorted(servers):
-        line = _line_of_key(text, name)
         try:
             entries[name] = ServerEntry.model_validate(servers[name])
         except ValidationError as exc:
@@ -172,7 +171,7 @@ def read_mcp_json(path: Path) -> tuple[dict[str, ServerEntry], list[Diagnostic]]
                     )
                 else:
                     message = f"server {name!r}: {where or 'entry'}: {err['msg']}"
-                diagnostics.append(Diagnostic.at(path, "SG202", message, line))
+                diagnostics.append(Diagnostic.at(path, "SG202", message, _line_of_key(text, name)))
     return entries, diagnostics
 
 
@@ -194,7 +193,6 @@ def merge_bindings(
     """Merge a skill's entries over the same-named shared entries."""
     bindings: list[ServerBinding] = []
     diagnostics: list[Diagnostic] = []
-    text = mcp_json.read_text(encoding="utf-8") if mcp_json.is_file() else ""
     for name in sorted(skill_entries):
         entry = skill_entries[name]
         if entry.command is not None or entry.url is not None:
@@ -209,7 +207,7 @@ def merge_bindings(
                     "SG203",
                     f"server {name!r} has no 'command' or 'url', and the catalog's mcp.json has no shared "
                     f"server of that name (shared servers: {known}); add one of them",
-                    _line_of_key(text, name),
+                    _line_of_key(mcp_json.read_text(encoding="utf-8"), name),
                 )
             )
             continue

@@ -66,8 +66,12 @@ def parse_skill_file(text: str, path: Path) -> ParsedSkillFile:
     body = "".join(lines[end + 1 :])
     body_line = end + 2
     try:
-        node = yaml.compose(yaml_text, Loader=_SafeLoader)
-        data = yaml.load(yaml_text, Loader=_SafeLoader)
+        loader = _SafeLoader(yaml_text)
+        try:  # one parse: the node tree gives the keys' lines, and the values are built from it
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2

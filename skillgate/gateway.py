@@ -58,7 +58,7 @@ class Gateway:
         self.drift = drift
         self.generation = 1  # counts catalog (re)loads
         self._index: SearchIndex | None = None
-        self._index_key: tuple[int, int] = (0, 0)
+        self._index_version = 0
         self._index_catalog: Catalog | None = None
         self._validators: dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]] = {}
 
@@ -139,10 +139,10 @@ class Gateway:
 
     def index(self, catalog: Catalog) -> SearchIndex:
         """The search index of `catalog`, rebuilt when it or a running upstream's tool list changes."""
-        key = (id(catalog), self.pool.tools_version())
-        if self._index is None or self._index_catalog is not catalog or key != self._index_key:
+        version = self.pool.tools_version()
+        if self._index is None or self._index_catalog is not catalog or version != self._index_version:
             tools = {skill.name: self._tool_text(skill) for skill in catalog}
-            self._index_key = key
+            self._index_version = version
             self._index_catalog = catalog
             self._index = SearchIndex(
                 SearchDocument(

@@ -77,12 +77,16 @@ class Preview:
         self.gateway = gateway
         self.broadcast = Broadcast()
         self.reloader = Reloader(gateway, [self._changed])
+        self._diagnostics: tuple[Catalog, list[Diagnostic]] | None = None
 
     async def _changed(self) -> None:
         await self.broadcast.publish("reload", {"generation": self.gateway.generation})
 
     def diagnostics(self, catalog: Catalog) -> list[Diagnostic]:
-        return authoring_diagnostics(catalog)
+        """The catalog's authoring diagnostics, computed once per catalog (they tokenize every body)."""
+        if self._diagnostics is None or self._diagnostics[0] is not catalog:
+            self._diagnostics = (catalog, authoring_diagnostics(catalog))
+        return self._diagnostics[1]
 
     # -- the twins ---------------------------------------------------------------
 

@@ -136,12 +136,15 @@ class SkillResources:
 
     def list_resources(self, cursor: str | None) -> types.ListResourcesResult:
         catalog = self.gateway.catalog
-        everything = [(skill, f) for skill in _visible(catalog, self.view) for f in files_of(skill)]
+        everything = [
+            (skill, path, size)
+            for skill in _visible(catalog, self.view)
+            for path, size in [("SKILL.md", None), *((f.path, f.size) for f in skill.files)]
+        ]
         start, next_cursor = _page(cursor, len(everything))
         resources = []
-        for skill, path in everything[start : start + PAGE]:
-            sizes = {f.path: f.size for f in skill.files}
-            size = sizes.get(path, skill.skill_md.stat().st_size if path == "SKILL.md" else None)
+        for skill, path, known_size in everything[start : start + PAGE]:
+            size = skill.skill_md.stat().st_size if known_size is None else known_size
             resources.append(
                 types.Resource(
                     uri=skill_uri(skill, catalog, path),
