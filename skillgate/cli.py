@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,16 +25,18 @@ from skillgate.catalog import Catalog
 from skillgate.checks import authoring_diagnostics
 from skillgate.diagnostics import Diagnostic, Severity
 from skillgate.errors import SkillgateError, UsageError
+from skillgate.evals import DEFAULT_K, QueryResult, run_queries, skills_without_queries
 from skillgate.gateway import Gateway
 from skillgate.html_render import markdown_to_html
 from skillgate.http_app import LOOPBACK
 from skillgate.lockfile import LOCK_NAME, LockFile, lock_server, server_changes
 from skillgate.models import dump
 from skillgate.pool import UpstreamPool
+from skillgate.ranking import Ranker
 from skillgate.scaffold import create_skill, parse_server
-from skillgate.serve import http_tokens, serve_http, serve_preview, serve_stdio
+from skillgate.serve import http_tokens, search_ranker, serve_http, serve_preview, serve_stdio
 from skillgate.settings import load_settings
-from skillgate.skill import Skill
+from skillgate.skill import EVAL_QUERIES, Skill
 from skillgate.tokens import ENCODING, token_counts
 
 T = TypeVar("T")
@@ -81,13 +84,24 @@ def _load(path: Path) -> Catalog:
 
 
 def _with_gateway(
-    catalog: Catalog, work: Callable[[Gateway], Awaitable[T]], drift: DriftPolicy = "block"
+    catalog: Catalog,
+    work: Callable[[Gateway], Awaitable[T]],
+    drift: DriftPolicy = "block",
+    ranker: Ranker | None = None,
 ) -> T:
     async def run() -> T:
         async with UpstreamPool(os.environ) as pool:
-            return await work(Gateway(catalog, pool, drift))
+            return await work(Gateway(catalog, pool, drift, ranker))
 
     return anyio.run(run)
+
+
+CONFIG_OPTION = click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SKILLGATE_CONFIG",
+    help="Settings file (skillgate.toml); also $SKILLGATE_CONFIG.",
+)
 
 
 def _print_json(data: Any) -> None:
@@ -289,17 +303,115 @@ def list_command(directory: Path, limit: int, as_json: bool) -> None:
 @click.argument("args", nargs=-1, required=True, metavar="[DIR] QUERY")
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the list_skills result as JSON.")
-def search(args: tuple[str, ...], limit: int, as_json: bool) -> None:
+@CONFIG_OPTION
+def search(args: tuple[str, ...], limit: int, as_json: bool, config: Path | None) -> None:
     """Skills ranked for QUERY, as list_skills(query) returns them."""
     directory, (query,) = _split(args, 1, "[DIR] QUERY")
-    _print_page(_load(directory), query, limit, as_json)
+    _print_page(_load(directory), query, limit, as_json, search_ranker(load_settings(config)))
 
 
-def _print_page(catalog: Catalog, query: str | None, limit: int, as_json: bool) -> None:
+@main.command(name="eval")
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(1, 100),
+    default=DEFAULT_K,
+    show_default=True,
+    help="A query passes when its skill is among the first K results.",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    show_default=True,
+    help="text: per skill; github: workflow annotations on evals/queries.txt; json: one document.",
+)
+@CONFIG_OPTION
+def eval_command(directory: Path, k: int, output: str, config: Path | None) -> None:
+    """Run each skill's example requests (evals/queries.txt) through list_skills' ranking.
+
+    Prints each query's rank and, for a miss, the skills that outranked it; exit 1 on a miss.
+    """
+    catalog = _load(directory)
+
+    async def work(gateway: Gateway) -> list[QueryResult]:
+        return run_queries(catalog, gateway.index(catalog), k)
+
+    results = _with_gateway(catalog, work, ranker=search_ranker(load_settings(config)))
+    missed = [r for r in results if not r.passed(k)]
+    untested = skills_without_queries(catalog)
+    if output == "json":
+        _print_json(
+            {
+                "ok": not missed,
+                "k": k,
+                "results": [asdict(r) | {"passed": r.passed(k)} for r in results],
+                "skills_without_queries": untested,
+            }
+        )
+    elif output == "github":
+        for result in missed:
+            click.echo(github_annotation(_miss_diagnostic(catalog, result, k)))
+    else:
+        _print_eval(results, untested, k)
+    click.echo(
+        f"{_count(len(results), 'query', 'queries')} over {_count(len(catalog) - len(untested), 'skill')}: "
+        f"{len(results) - len(missed)} in the top {k}, {len(missed)} missed"
+        + (f"; {_count(len(untested), 'skill')} without example queries" if untested else ""),
+        err=True,
+    )
+    if missed:
+        sys.exit(1)
+
+
+def _print_eval(results: list[QueryResult], untested: list[str], k: int) -> None:
+    skill = None
+    for result in results:
+        if result.skill != skill:
+            skill = result.skill
+            click.echo(skill)
+        place = f"#{result.rank}" if result.rank is not None else "unmatched"
+        status = "ok  " if result.passed(k) else "MISS"
+        click.echo(f"  {status} {place:>9}  {result.query}")
+        if not result.passed(k):
+            click.echo(f"       outranked by: {', '.join(result.outranked_by) or 'nothing (no match)'}")
+    for name in untested:
+        click.echo(f"{name}\n  (no example queries: add evals/queries.txt)")
+
+
+def _miss_diagnostic(catalog: Catalog, result: QueryResult, k: int) -> Diagnostic:
+    skill = catalog.skills[result.skill]
+    place = f"ranked #{result.rank}" if result.rank is not None else "did not match"
+    winners = f"; outranked by {', '.join(result.outranked_by)}" if result.outranked_by else ""
+    return Diagnostic.at(
+        _display_path(skill.dir / EVAL_QUERIES),
+        "SG601",
+        f"{result.query!r} {place} for {result.skill} (top {k} needed){winners}; make the description "
+        "or headings say what this request asks for, in its words",
+        result.line,
+    )
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def _print_page(
+    catalog: Catalog, query: str | None, limit: int, as_json: bool, ranker: Ranker | None = None
+) -> None:
     async def work(gateway: Gateway) -> Any:
         return gateway.list_skills(query=query, limit=limit)
 
-    page = _with_gateway(catalog, work)
+    page = _with_gateway(catalog, work, ranker=ranker)
     if as_json:
         _print_json(dump(page))
         return

@@ -35,6 +35,7 @@ CODES: dict[str, str] = {
     "SG401": "tools.lock.json cannot be read",
     "SG402": "tools.lock.json does not match the skill's mcp.json",
     "SG501": "the body is longer than the guidance (5,000 tokens or 500 lines)",
+    "SG601": "an example query in evals/queries.txt does not find its skill in the top k",
 }
 
 

@@ -13,6 +13,7 @@ one place each: the CLI to exit codes (`exit_code`), the MCP server to tool erro
     ├── ToolDrifted                     live tool definition differs from tools.lock.json
     ├── ArgumentsInvalid                arguments fail the tool's input schema
     ├── EnvVarMissing                   `${VAR}` with no value and no default
+    ├── EmbedderUnavailable             the search embedder failed (search falls back to BM25)
     └── UpstreamError                   an upstream server could not answer
         ├── UpstreamUnavailable         down, starting failed, or in back-off
         └── UpstreamTimeout             a call took longer than its timeout
@@ -100,3 +101,7 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     pass
+
+
+class EmbedderUnavailable(SkillgateError):
+    """The search embedder could not embed: its package is missing or its server did not answer."""

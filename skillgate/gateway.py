@@ -11,6 +11,7 @@ import binascii
 import json
 import logging
 import mimetypes
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,9 @@ from skillgate.lockfile import server_changes, tool_changes
 from skillgate.models import FileInfo, LoadedFile, LoadedSkill, Section, SkillPage, SkillSummary, ToolSpec
 from skillgate.pool import UpstreamPool
 from skillgate.profile import EVERYTHING, Profile
+from skillgate.ranking import HybridIndex, Ranker
 from skillgate.render import render_template
-from skillgate.search import SearchDocument, SearchIndex
+from skillgate.search import SearchDocument
 from skillgate.sections import chunks, extract_section, find_sections, section_text
 from skillgate.skill import Skill
 from skillgate.tokens import count_tokens
@@ -51,13 +53,21 @@ RENDER_CACHE_SIZE = 1024
 
 
 class Gateway:
-    def __init__(self, catalog: Catalog, pool: UpstreamPool, drift: DriftPolicy = "block") -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        pool: UpstreamPool,
+        drift: DriftPolicy = "block",
+        ranker: Ranker | None = None,
+    ) -> None:
         self._catalog = catalog
+        self.ranker = ranker or Ranker(None)
         self._render_cache: dict[str, tuple[Skill, Rendered]] = {}
         self.pool = pool
         self.drift = drift
         self.generation = 1  # counts catalog (re)loads
-        self._index: SearchIndex | None = None
+        self._index: HybridIndex | None = None
+        self._index_lock = threading.Lock()
         self._index_version = 0
         self._index_catalog: Catalog | None = None
         self._validators: dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]] = {}
@@ -137,23 +147,33 @@ class Gateway:
             names += [name for name, _ in known] if known is not None else binding.entry.allowed_tools or []
         return tuple(sorted(dict.fromkeys(names)))
 
-    def index(self, catalog: Catalog) -> SearchIndex:
-        """The search index of `catalog`, rebuilt when it or a running upstream's tool list changes."""
-        version = self.pool.tools_version()
-        if self._index is None or self._index_catalog is not catalog or version != self._index_version:
-            tools = {skill.name: self._tool_text(skill) for skill in catalog}
-            self._index_version = version
-            self._index_catalog = catalog
-            self._index = SearchIndex(
-                SearchDocument(
-                    name=skill.name,
-                    description=skill.frontmatter.description,
-                    headings=[h.text for h in skill.headings],
-                    tools=tools[skill.name],
-                )
-                for skill in catalog
+    def index(self, catalog: Catalog) -> HybridIndex:
+        """The search index of `catalog`, rebuilt when it or a running upstream's tool list changes
+        (or, built while the embedder was down, once the embedder may be back)."""
+        with self._index_lock:  # searches may run in worker threads (a remote embedder)
+            version = self.pool.tools_version()
+            index = self._index
+            if (
+                index is None
+                or self._index_catalog is not catalog
+                or version != self._index_version
+                or self.ranker.wants_rebuild(index)
+            ):
+                index = self.ranker.index(self.documents(catalog), catalog.root)
+                self._index, self._index_version, self._index_catalog = index, version, catalog
+            return index
+
+    def documents(self, catalog: Catalog) -> list[SearchDocument]:
+        """What search knows of each skill: name, description, headings, tool names and descriptions."""
+        return [
+            SearchDocument(
+                name=skill.name,
+                description=skill.frontmatter.description,
+                headings=[h.text for h in skill.headings],
+                tools=self._tool_text(skill),
             )
-        return self._index
+            for skill in catalog
+        ]
 
     def _tool_text(self, skill: Skill) -> tuple[str, ...]:
         texts: list[str] = []

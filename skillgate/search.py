@@ -208,7 +208,7 @@ class SearchIndex:
 
     def __init__(self, documents: Iterable[SearchDocument]) -> None:
         ordered = sorted(documents, key=lambda d: d.name)
-        self._names = [d.name for d in ordered]
+        self.names = [d.name for d in ordered]
         corpus = [d.tokens() for d in ordered]
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._idf: dict[str, float] = {}
@@ -234,16 +234,14 @@ class SearchIndex:
         self, query: str, count: int | None = None, keep: Callable[[str], bool] | None = None
     ) -> tuple[list[Hit], int]:
         """The best `count` hits (all if None) among skills `keep` admits, and how many matched."""
-        scores = self._scores(query)
+        scores = self.scores(query)
         matched = [
-            (-s, self._names[i])
-            for i, s in scores.items()
-            if s > 0 and (keep is None or keep(self._names[i]))
+            (-s, self.names[i]) for i, s in scores.items() if s > 0 and (keep is None or keep(self.names[i]))
         ]
         best = sorted(matched) if count is None else heapq.nsmallest(count, matched)
         return [Hit(name, round(-negative, 4)) for negative, name in best], len(matched)
 
-    def _scores(self, query: str) -> dict[int, float]:
+    def scores(self, query: str) -> dict[int, float]:
         scores: dict[int, float] = defaultdict(float)
         for word in dict.fromkeys(tokenize(query)):
             best: dict[int, float] = {}

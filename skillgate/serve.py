@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,9 +24,22 @@ from skillgate.http_app import LOOPBACK, Tokens, build_app
 from skillgate.pool import UpstreamPool
 from skillgate.preview import build_preview
 from skillgate.profile import DEFAULT_PROFILE
+from skillgate.ranking import Ranker, ranker_for
 from skillgate.reload import Reloader
 from skillgate.server import SkillgateServer
 from skillgate.settings import Settings
+
+
+def user_cache_folder(environ: Mapping[str, str]) -> Path:
+    """$XDG_CACHE_HOME/skillgate, else ~/.cache/skillgate."""
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "skillgate"
+
+
+def search_ranker(settings: Settings, environ: Mapping[str, str] = os.environ) -> Ranker:
+    """The search ranker `[search]` asks for, caching vectors in its cache_dir or the user cache."""
+    folder = settings.search.cache_dir
+    return ranker_for(settings.search, folder.expanduser() if folder else user_cache_folder(environ))
 
 
 def open_audit(settings: Settings) -> AuditLog | None:
@@ -42,7 +56,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
     audit = open_audit(settings)
     async with anyio.create_task_group() as tg, UpstreamPool(os.environ) as pool:
         tg.start_soon(_exit_on_signal_stdio, pool)
-        gateway = Gateway(catalog, pool, settings.drift)
+        gateway = Gateway(catalog, pool, settings.drift, search_ranker(settings))
         gateway.warm_up(settings.warm)
         app = SkillgateServer(
             gateway,
@@ -103,7 +117,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
     tokens = http_tokens(settings, os.environ)
     audit = open_audit(settings)
     async with UpstreamPool(os.environ) as pool:
-        gateway = Gateway(catalog, pool, settings.drift)
+        gateway = Gateway(catalog, pool, settings.drift, search_ranker(settings))
         gateway.warm_up(settings.warm)
         servers = {
             name: SkillgateServer(

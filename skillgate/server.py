@@ -7,11 +7,13 @@ Anything else is logged and reported as an internal error, without a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import NotificationOptions, Server, ServerRequestContext
@@ -243,7 +245,12 @@ class SkillgateServer:
     ) -> types.CallToolResult:
         view = self.view
         if tool == "list_skills":
-            return _page_result(self.gateway.list_skills(**_args(ListSkillsArgs, arguments), view=view))
+            search = functools.partial(
+                self.gateway.list_skills, **_args(ListSkillsArgs, arguments), view=view
+            )
+            if self.gateway.ranker.remote:  # a query may wait on the embedding server: not on the loop
+                return _page_result(await anyio.to_thread.run_sync(search))
+            return _page_result(search())
         if tool == "load_skill":
             load = LoadSkillArgs.model_validate(arguments)
             if load.file is not None:

@@ -25,6 +25,13 @@ backups = 5                 # rotated files kept (audit.jsonl.1 ... .5)
 
 [reload]
 enabled = true              # watch the catalog folder and apply changes without a restart
+
+[search]
+embedder = "builtin"        # "builtin" (offline, shipped model) | "none" (BM25 only) | "http"
+url = "http://127.0.0.1:11434/v1"   # http only: an OpenAI-style /v1/embeddings server
+model = "nomic-embed-text"  # http only: the model name it serves
+timeout = 5.0               # http only: seconds per request before falling back to BM25
+cache_dir = "~/.cache/skillgate"   # where skill vectors are kept between runs
 ```
 """
 
@@ -34,9 +41,9 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from skillgate.binding import DriftPolicy
 from skillgate.errors import UsageError
@@ -71,6 +78,27 @@ class ReloadSettings(_Settings):
     enabled: bool = Field(default=True, description="Apply changes to the catalog folder without a restart.")
 
 
+class SearchSettings(_Settings):
+    embedder: Literal["builtin", "none", "http"] = Field(
+        default="builtin",
+        description="Dense half of search: the shipped offline model, none (BM25 only), or an http server.",
+    )
+    url: str | None = Field(default=None, description="http embedder: base URL of a /v1/embeddings API.")
+    model: str | None = Field(default=None, description="http embedder: the model name to ask for.")
+    timeout: Annotated[float, Field(gt=0, le=120)] = Field(
+        default=5.0, description="http embedder: seconds per request before search falls back to BM25."
+    )
+    cache_dir: Path | None = Field(
+        default=None, description="Folder for cached skill vectors (default: the user cache folder)."
+    )
+
+    @model_validator(mode="after")
+    def _http_needs_server(self) -> SearchSettings:
+        if self.embedder == "http" and not (self.url and self.model):
+            raise ValueError('embedder = "http" needs url and model, e.g. url = "http://127.0.0.1:11434/v1"')
+        return self
+
+
 class Settings(_Settings):
     host: str = Field(default="127.0.0.1", description="Address --http binds.")
     port: Annotated[int, Field(ge=0, le=65535)] = Field(default=8000, description="Port --http binds.")
@@ -94,6 +122,7 @@ class Settings(_Settings):
     profiles: dict[str, Profile] = Field(default_factory=dict, description="Named views of the catalog.")
     audit: AuditSettings = Field(default_factory=AuditSettings)
     reload: ReloadSettings = Field(default_factory=ReloadSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
     @field_validator("profiles")
     @classmethod

@@ -12,8 +12,10 @@ from skillgate.errors import FileNotInSkill
 from skillgate.frontmatter import SkillFrontmatter
 from skillgate.lockfile import LockFile
 
-# Files that configure a skill rather than being part of what it serves.
-CONFIG_FILES = frozenset({"SKILL.md", "mcp.json", "tools.lock.json"})
+# Files that configure a skill rather than being part of what it serves (example queries are
+# for `skillgate eval`, not for agents).
+EVAL_QUERIES = "evals/queries.txt"
+CONFIG_FILES = frozenset({"SKILL.md", "mcp.json", "tools.lock.json", EVAL_QUERIES})
 MAX_FILE_BYTES = 1_000_000
 
 

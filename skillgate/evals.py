@@ -1,0 +1,64 @@
+"""Findability tests: the requests that must find a skill, checked like tests.
+
+A skill may list example requests in `evals/queries.txt` beside its SKILL.md, one per line
+(blank lines and lines starting with `#` are skipped). Each runs through the same ranking as
+`list_skills(query)`, over the whole catalog; it passes when its skill is in the top `k`.
+A miss reports the skills that outranked it, so an author sees what to tell apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from skillgate.catalog import Catalog
+from skillgate.ranking import HybridIndex
+from skillgate.skill import EVAL_QUERIES, Skill
+
+DEFAULT_K = 5
+MAX_QUERIES = 200  # per skill
+MAX_QUERY_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    skill: str
+    query: str
+    line: int  # in evals/queries.txt
+    rank: int | None  # 1-based place among the skills the query matched; None: not matched
+    outranked_by: list[str] = field(default_factory=list)  # the skills above it, at most k
+
+    def passed(self, k: int) -> bool:
+        return self.rank is not None and self.rank <= k
+
+
+def read_queries(skill: Skill) -> list[tuple[int, str]]:
+    """(line, query) pairs of the skill's evals/queries.txt; none when it has no such file."""
+    path = skill.dir / EVAL_QUERIES
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            text = handle.read(MAX_QUERIES * (MAX_QUERY_CHARS + 1))
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return []
+    queries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        query = line.strip()
+        if query and not query.startswith("#"):
+            queries.append((number, query[:MAX_QUERY_CHARS]))
+    return queries[:MAX_QUERIES]
+
+
+def run_queries(catalog: Catalog, index: HybridIndex, k: int = DEFAULT_K) -> list[QueryResult]:
+    """Every example query of every skill, in skill then line order."""
+    results = []
+    for skill in catalog:
+        for line, query in read_queries(skill):
+            hits, _ = index.top(query)
+            names = [hit.name for hit in hits]
+            rank = names.index(skill.name) + 1 if skill.name in names else None
+            above = names[: (rank - 1 if rank is not None else len(names))][:k]
+            results.append(QueryResult(skill.name, query, line, rank, above if not rank or rank > k else []))
+    return results
+
+
+def skills_without_queries(catalog: Catalog) -> list[str]:
+    return [skill.name for skill in catalog if not read_queries(skill)]

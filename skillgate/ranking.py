@@ -1,0 +1,191 @@
+"""Ranking: what `list_skills(query)` orders skills by.
+
+Hybrid retrieval. For a query (or one part of it), each skill gets
+    LEXICAL_WEIGHT * bm25 / best bm25  +  DENSE_WEIGHT * cosine / best cosine
+over the skills the query reaches: BM25 from `search.SearchIndex`, cosine from
+`dense.DenseIndex` (negative cosines count as 0). Either half is scaled by its own best, so
+neither needs calibrating against the other.
+
+Long requests name several needs ("find the trending topics, chart them and save a PDF").
+The query is cut into parts at punctuation and at the words that join requests; each part of
+two or more content words is ranked on its own, and a skill's score is its best part score
+(each part scaled to 1) plus PART_BLEND of its whole-query score. So the best skill for each
+need reaches the top instead of five near-duplicates of the loudest need.
+
+A skill matches when BM25 reaches it or its cosine is at least DENSE_MATCH; ties are broken
+by name. Without an embedder (or while it is down) the ranking is BM25 alone, as before.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from skillgate.search import Hit, SearchDocument, SearchIndex, tokenize
+from skillgate.settings import SearchSettings
+
+if TYPE_CHECKING:  # numpy and the embedders load on the first search, not at startup
+    import numpy as np
+    import numpy.typing as npt
+
+    from skillgate.dense import DenseIndex
+    from skillgate.embedder import Embedder, Fallback
+    from skillgate.vectors import VectorCache
+
+LEXICAL_WEIGHT, DENSE_WEIGHT = 0.4, 0.6
+PART_BLEND = 0.5
+DENSE_MATCH = 0.3
+MAX_PARTS = 8
+QUERY_CACHE = 4096
+
+_JOINS = re.compile(
+    r"[,;:.!?\n]+|\s(?:and then|and|then|also|plus|after that|afterwards|as well as|so that|so)\s", re.I
+)
+
+
+def parts_of(query: str) -> list[str]:
+    """The separate needs of a request: its clauses of two or more content words."""
+    parts = [p.strip() for p in _JOINS.split(f" {query} ")]
+    return [p for p in parts if len(tokenize(p)) >= 2][:MAX_PARTS]
+
+
+class HybridIndex:
+    """BM25 fused with dense vectors; `dense=None` ranks by BM25 alone."""
+
+    def __init__(
+        self, documents: Sequence[SearchDocument], dense: DenseIndex | None, embedder: Fallback | None
+    ) -> None:
+        self.lexical = SearchIndex(documents)
+        self.names = self.lexical.names
+        self.dense = dense
+        self._embedder = embedder
+        self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+
+    @property
+    def hybrid(self) -> bool:
+        return self.dense is not None
+
+    def search(self, query: str, limit: int | None = None) -> list[Hit]:
+        return self.top(query, limit)[0]
+
+    def top(
+        self, query: str, count: int | None = None, keep: Callable[[str], bool] | None = None
+    ) -> tuple[list[Hit], int]:
+        """The best `count` hits (all if None) among skills `keep` admits, and how many matched."""
+        scores = self._scores(query)
+        matched = [
+            (-s, self.names[i]) for i, s in scores.items() if s > 0 and (keep is None or keep(self.names[i]))
+        ]
+        best = sorted(matched) if count is None else heapq.nsmallest(count, matched)
+        return [Hit(name, round(-negative, 4)) for negative, name in best], len(matched)
+
+    def _scores(self, query: str) -> dict[int, float]:
+        vectors = self._embed([query, *parts_of(query)]) if self.dense is not None else None
+        if vectors is None or self.dense is None:
+            return self.lexical.scores(query)
+        similarities = self.dense.similarities(vectors)
+        texts = [query, *parts_of(query)]
+        whole = self._fuse(texts[0], similarities[0])
+        if len(texts) <= 2:  # one part: the whole query is that part
+            return _scaled(whole)
+        best: dict[int, float] = {}
+        for text, row in zip(texts[1:], similarities[1:], strict=True):
+            for index, score in _scaled(self._fuse(text, row)).items():
+                if score > best.get(index, 0.0):
+                    best[index] = score
+        blended = _scaled(whole)
+        return {i: best.get(i, 0.0) + PART_BLEND * blended.get(i, 0.0) for i in best.keys() | blended.keys()}
+
+    def _fuse(self, text: str, cosines: npt.NDArray[np.float32]) -> dict[int, float]:
+        lexical = _scaled(self.lexical.scores(text))
+        import numpy as np
+
+        reached = np.flatnonzero(cosines >= DENSE_MATCH)
+        top = float(cosines.max()) if len(cosines) else 0.0
+        fused = {i: LEXICAL_WEIGHT * s for i, s in lexical.items()}
+        if top > 0:
+            for index in set(lexical) | {int(i) for i in reached}:
+                cosine = float(cosines[index])
+                if cosine > 0:
+                    fused[index] = fused.get(index, 0.0) + DENSE_WEIGHT * cosine / top
+        return fused
+
+    def _embed(self, texts: list[str]) -> npt.NDArray[np.float32] | None:
+        import numpy as np
+
+        assert self._embedder is not None
+        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if missing:
+            vectors = self._embedder.embed(missing)
+            if vectors is None:
+                return None
+            for text, vector in zip(missing, vectors, strict=True):
+                self._queries[text] = vector
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        for text in texts:
+            self._queries.move_to_end(text)
+        return np.stack([self._queries[t] for t in texts])
+
+
+def _scaled(scores: dict[int, float]) -> dict[int, float]:
+    top = max(scores.values(), default=0.0)
+    return {i: s / top for i, s in scores.items()} if top > 0 else {}
+
+
+class Ranker:
+    """Builds a HybridIndex for a catalog: the embedder (or none) and where its vectors are cached."""
+
+    def __init__(self, embedder: Embedder | None = None, cache_folder: Path | None = None) -> None:
+        from skillgate.embedder import Fallback
+
+        self.embedder = Fallback(embedder) if embedder is not None else None
+        self.cache_folder = cache_folder
+        self._caches: dict[Path, VectorCache] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def remote(self) -> bool:
+        """True when embedding a query may wait on the network (run searches off the event loop)."""
+        from skillgate.embedder import HttpEmbedder
+
+        return self.embedder is not None and isinstance(self.embedder.embedder, HttpEmbedder)
+
+    def index(self, documents: Sequence[SearchDocument], root: Path) -> HybridIndex:
+        dense = None
+        if self.embedder is not None and self.embedder.available:
+            from skillgate.dense import DenseIndex
+
+            with self._lock:
+                dense = DenseIndex.build(documents, self.embedder, self._cache(root))
+        return HybridIndex(documents, dense, self.embedder)
+
+    def wants_rebuild(self, index: HybridIndex) -> bool:
+        """An index built while the embedder was down is rebuilt once it may be back."""
+        return self.embedder is not None and not index.hybrid and self.embedder.available
+
+    def _cache(self, root: Path) -> VectorCache:
+        from skillgate.vectors import VectorCache
+
+        assert self.embedder is not None
+        cache = self._caches.get(root)
+        if cache is None:
+            cache = self._caches[root] = VectorCache(self.cache_folder, self.embedder.name, root)
+        return cache
+
+
+def ranker_for(settings: SearchSettings, cache_folder: Path | None) -> Ranker:
+    """The Ranker that `[search]` asks for; `cache_folder` None keeps vectors in memory only."""
+    from skillgate.embedder import BuiltinEmbedder, HttpEmbedder
+
+    if settings.embedder == "none":
+        return Ranker(None)
+    if settings.embedder == "http":
+        assert settings.url is not None and settings.model is not None  # checked by SearchSettings
+        return Ranker(HttpEmbedder(settings.url, settings.model, settings.timeout), cache_folder)
+    return Ranker(BuiltinEmbedder(), cache_folder)
