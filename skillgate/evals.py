@@ -49,14 +49,17 @@ def read_queries(skill: Skill) -> list[tuple[int, str]]:
 
 def run_queries(catalog: Catalog, index: HybridIndex, k: int = DEFAULT_K) -> list[QueryResult]:
     """Every example query of every skill, in skill then line order."""
+    return [result for skill in catalog for result in run_skill_queries(skill, index, k)]
+
+
+def run_skill_queries(skill: Skill, index: HybridIndex, k: int = DEFAULT_K) -> list[QueryResult]:
     results = []
-    for skill in catalog:
-        for line, query in read_queries(skill):
-            hits, _ = index.top(query)
-            names = [hit.name for hit in hits]
-            rank = names.index(skill.name) + 1 if skill.name in names else None
-            above = names[: (rank - 1 if rank is not None else len(names))][:k]
-            results.append(QueryResult(skill.name, query, line, rank, above if not rank or rank > k else []))
+    for line, query in read_queries(skill):
+        names = [hit.name for hit in index.top(query)[0]]
+        rank = names.index(skill.name) + 1 if skill.name in names else None
+        missed = rank is None or rank > k
+        above = names[: (rank - 1 if rank is not None else len(names))][:k] if missed else []
+        results.append(QueryResult(skill.name, query, line, rank, above))
     return results
 
 

@@ -39,7 +39,8 @@ class SkillFrontmatter(BaseModel):
 
     def summary(self) -> str:
         """The first line of the description, for one-line catalog entries."""
-        return self.description.strip().splitlines()[0].strip()
+        lines = self.description.strip().splitlines()
+        return lines[0].strip() if lines else ""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 
 import anyio
@@ -25,10 +26,12 @@ from skillgate.catalog import Catalog
 from skillgate.checks import authoring_diagnostics
 from skillgate.diagnostics import Diagnostic
 from skillgate.errors import SkillgateError, SkillNotFound
+from skillgate.evals import DEFAULT_K, run_skill_queries
 from skillgate.gateway import Gateway
 from skillgate.html_render import markdown_to_html
 from skillgate.models import dump
 from skillgate.pool import UpstreamPool
+from skillgate.ranking import Ranker
 from skillgate.reload import Reloader
 from skillgate.render import template_variables
 from skillgate.tokens import token_counts
@@ -124,6 +127,11 @@ class Preview:
         except (SkillgateError, TimeoutError) as exc:
             data["tools_error"] = str(exc) or f"the upstream did not answer within {TOOLS_TIMEOUT:g} s"
         data["tools"] = [dump(t) for t in tools]
+        data["findability"] = [
+            asdict(r) | {"passed": r.passed(DEFAULT_K)}
+            for r in run_skill_queries(skill, self.gateway.index(catalog), DEFAULT_K)
+        ]
+        data["findability_k"] = DEFAULT_K
         try:
             instructions = await self.gateway.render(skill, variables, tools=tools)
         except SkillgateError as exc:
@@ -143,10 +151,12 @@ def _variables(request: Request) -> dict[str, str]:
     }
 
 
-def build_preview(catalog: Catalog, environ: Mapping[str, str], *, watch: bool = True) -> Starlette:
+def build_preview(
+    catalog: Catalog, environ: Mapping[str, str], *, watch: bool = True, ranker: Ranker | None = None
+) -> Starlette:
     """The preview app; it runs its own upstream pool (for tool schemas) and catalog watcher."""
     pool = UpstreamPool(environ)
-    preview = Preview(Gateway(catalog, pool))
+    preview = Preview(Gateway(catalog, pool, ranker=ranker))
 
     async def index(request: Request) -> Response:
         data = preview.index_data(request.query_params.get("q", ""))

@@ -12,8 +12,8 @@ two or more content words is ranked on its own, and a skill's score is its best 
 (each part scaled to 1) plus PART_BLEND of its whole-query score. So the best skill for each
 need reaches the top instead of five near-duplicates of the loudest need.
 
-A skill matches when BM25 reaches it or its cosine is at least DENSE_MATCH; ties are broken
-by name. Without an embedder (or while it is down) the ranking is BM25 alone, as before.
+A skill matches when BM25 reaches it, or it is among the DENSE_CANDIDATES nearest by cosine, or
+its cosine is at least DENSE_MATCH; ties are broken by name. Without an embedder (or while it is down) the ranking is BM25 alone, as before.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # numpy and the embedders load on the first search, not at st
 LEXICAL_WEIGHT, DENSE_WEIGHT = 0.4, 0.6
 PART_BLEND = 0.5
 DENSE_MATCH = 0.3
+DENSE_CANDIDATES = 10
 MAX_PARTS = 8
 QUERY_CACHE = 4096
 
@@ -106,6 +107,11 @@ class HybridIndex:
         import numpy as np
 
         reached = np.flatnonzero(cosines >= DENSE_MATCH)
+        if len(cosines) > DENSE_CANDIDATES:
+            nearest = np.argpartition(-cosines, DENSE_CANDIDATES)[:DENSE_CANDIDATES]
+        else:
+            nearest = np.arange(len(cosines))
+        reached = np.union1d(reached, nearest)
         top = float(cosines.max()) if len(cosines) else 0.0
         fused = {i: LEXICAL_WEIGHT * s for i, s in lexical.items()}
         if top > 0:

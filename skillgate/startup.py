@@ -10,6 +10,7 @@ skill names too, for clients that ignore `instructions`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +19,8 @@ import mcp_types as types
 from skillgate.tokens import count_tokens
 
 STARTUP_BUDGET = 1000
-MAX_LINE_CHARS = 100
+MAX_LINE_CHARS = 240  # a whole description of usual length, trigger phrases included
+MIN_CUT_CHARS = 60  # a cut shorter than this says too little: cut at a word instead
 NAMES_SHARE = 0.25  # of the room left after the fixed text, for names in list_skills' description
 
 INSTRUCTIONS_HEAD = (
@@ -70,6 +72,26 @@ def fit_startup(
     return StartupText(instructions=instructions, list_skills_description=description)
 
 
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|[;:](?=\s)")
+_CLAUSE_END = re.compile(r"(?=\s[-–—(])|,(?=\s)|\)(?=\s)")
+
+
+def brief(summary: str, limit: int = MAX_LINE_CHARS) -> str:
+    """`summary` whole when it fits in `limit` characters, else cut at the last sentence end
+    within the limit, else at the last clause end (marked "…"), never mid-word."""
+    summary = " ".join(summary.split())
+    if len(summary) <= limit:
+        return summary
+    head = summary[: limit - 1]
+    for boundary in (_SENTENCE_END, _CLAUSE_END):
+        ends = [m.end() for m in boundary.finditer(head) if m.end() >= MIN_CUT_CHARS]
+        if ends:
+            cut = head[: ends[-1]]
+            return cut if cut.endswith((".", "!", "?")) else cut.rstrip(" ,;:-–—(") + "…"
+    cut = head.rsplit(" ", 1)[0] if " " in head[MIN_CUT_CHARS:] else head
+    return cut.rstrip(" ,;:-–—(") + "…"
+
+
 def _fit_names(entries: Sequence[Entry], room: int) -> str:
     if not entries:
         return " The catalog is empty."
@@ -93,10 +115,7 @@ def _fit_lines(entries: Sequence[Entry], room: int, prefix: str = "") -> str:
     used = count_tokens(header) + 24  # 24: the closing "more" line
     lines: list[str] = []
     for entry in entries:
-        summary = entry.summary
-        if len(summary) > MAX_LINE_CHARS:
-            summary = summary[: MAX_LINE_CHARS - 1].rstrip() + "…"
-        line = f"\n- {entry.name}: {summary}"
+        line = f"\n- {entry.name}: {brief(entry.summary)}"
         cost = count_tokens(line)
         if used + cost > room:
             break

@@ -21,6 +21,7 @@ from skillgate.catalog import Catalog
 from skillgate.gateway import Gateway
 from skillgate.pool import UpstreamPool
 from skillgate.profile import EVERYTHING, Profile
+from skillgate.ranking import Ranker
 from skillgate.server import SkillgateServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,6 +32,18 @@ NPM = REPO / ".npm" / "node_modules" / "@modelcontextprotocol"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Vector caches of the CLI and servers the tests start go to a temporary folder, not ~/.cache."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
 
 
 def write_skill(
@@ -68,12 +81,13 @@ async def gateway_client(
     view: Profile = EVERYTHING,
     dynamic: bool = False,
     message_handler: Any = None,
+    ranker: Ranker | None = None,
     **pool_options: Any,
 ) -> AsyncIterator[tuple[Client, UpstreamPool]]:
-    """skillgate in process, driven by the SDK's Client."""
+    """skillgate in process, driven by the SDK's Client (BM25-only search unless given a ranker)."""
     catalog = Catalog.load(root)
     async with UpstreamPool(os.environ, **pool_options) as pool:
-        app = SkillgateServer(Gateway(catalog, pool), view=view, dynamic=dynamic)
+        app = SkillgateServer(Gateway(catalog, pool, ranker=ranker), view=view, dynamic=dynamic)
         async with Client(
             app.server,  # type: ignore[arg-type]
             mode=mode,

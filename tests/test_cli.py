@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from skillgate.cli import main
 from tests.conftest import EXAMPLES, faulty_server, write_skill
 
-COMMANDS = ["serve", "validate", "list", "search", "render", "call", "lock", "new"]
+COMMANDS = ["serve", "validate", "list", "search", "render", "call", "lock", "new", "eval"]
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -160,3 +160,69 @@ def test_render_html_and_vars_file(tmp_path: Path) -> None:
         "render", str(tmp_path), "s", "--vars-file", str(tmp_path / "vars.yaml"), "--format", "html"
     )
     assert code == 0 and out == "<h1>Hi Ada</h1>\n<p>&lt;script&gt;x&lt;/script&gt; 1</p>\n"
+
+
+def test_eval_passes_on_the_examples_every_one_of_which_has_queries() -> None:
+    code, out, err = run("eval", str(EXAMPLES))
+    assert code == 0, out
+    assert "MISS" not in out and "no example queries" not in out
+    assert "time-zones\n  ok          #1  what time is it in Tokyo" in out
+    assert "0 missed" in err
+
+
+def _catalog_with_a_miss(root: Path) -> None:
+    write_skill(root, "invoices", "Create, send and track customer invoices and payments.")
+    write_skill(root, "weather", "Forecasts: will it rain tomorrow, how hot will it be this week.")
+    (root / "invoices" / "evals").mkdir()
+    (root / "invoices" / "evals" / "queries.txt").write_text(
+        "# must find invoices\nsend an invoice to Acme\n\nwill it rain tomorrow in Paris\n"
+    )
+
+
+def test_eval_exits_1_on_a_miss_and_names_the_skills_that_outranked_it(tmp_path: Path) -> None:
+    _catalog_with_a_miss(tmp_path)
+    code, out, err = run("eval", str(tmp_path), "--k", "1")
+    assert code == 1
+    assert "  ok          #1  send an invoice to Acme" in out
+    assert "MISS" in out and "will it rain tomorrow in Paris" in out
+    assert "outranked by: weather" in out
+    assert "1 in the top 1, 1 missed" in err and "2 queries over 1 skill" in err
+    assert "1 skill without example queries" in err
+
+
+def test_eval_formats_for_ci(tmp_path: Path) -> None:
+    _catalog_with_a_miss(tmp_path)
+    code, out, _ = run("eval", str(tmp_path), "--k", "1", "--format", "github")
+    assert code == 1
+    (line,) = out.splitlines()
+    assert line.startswith("::error file=") and "evals/queries.txt,line=4," in line
+    assert "title=SG601::" in line and "outranked by weather" in line
+    code, out, _ = run("eval", str(tmp_path), "--k", "1", "--format", "json")
+    report = json.loads(out)
+    assert report["ok"] is False and report["skills_without_queries"] == ["weather"]
+    miss = next(r for r in report["results"] if not r["passed"])
+    assert miss == {
+        "skill": "invoices",
+        "query": "will it rain tomorrow in Paris",
+        "line": 4,
+        "rank": miss["rank"],
+        "outranked_by": ["weather"],
+        "passed": False,
+    }
+
+
+def test_search_with_the_embedder_off_is_bm25(tmp_path: Path) -> None:
+    (tmp_path / "skillgate.toml").write_text('[search]\nembedder = "none"\n')
+    write_skill(tmp_path / "cat", "time-zones", "Tell the current time in any city.")
+    code, out, _ = run(
+        "search", str(tmp_path / "cat"), "clock in Berlin", "--config", str(tmp_path / "skillgate.toml")
+    )
+    assert code == 0 and out == ""
+    code, out, _ = run("search", str(tmp_path / "cat"), "clock in Berlin")
+    assert code == 0 and out.startswith("time-zones")
+
+
+def test_an_http_embedder_without_url_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "skillgate.toml").write_text('[search]\nembedder = "http"\n')
+    code, _, err = run("search", str(EXAMPLES), "time", "--config", str(tmp_path / "skillgate.toml"))
+    assert code == 2 and 'embedder = "http" needs url and model' in err

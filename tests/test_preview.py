@@ -11,6 +11,8 @@ from starlette.testclient import TestClient
 
 from skillgate.catalog import Catalog
 from skillgate.preview import build_preview
+from skillgate.serve import search_ranker
+from skillgate.settings import Settings
 from tests.conftest import write_skill
 
 
@@ -91,3 +93,26 @@ def test_template_escape_attempts_are_refused_with_a_clear_message(client: TestC
 def test_unknown_skill_is_404_with_suggestions(client: TestClient) -> None:
     assert client.get("/skills/gret").status_code == 404
     assert "'greet'" in client.get("/skills/gret.json").json()["error"]
+
+
+def test_the_skill_page_shows_its_example_queries_ranked_live(tmp_path: Path) -> None:
+    write_skill(tmp_path, "greet", "Greet someone warmly.")
+    write_skill(tmp_path, "weather", "Will it rain tomorrow: forecasts for any city.")
+    (tmp_path / "greet" / "evals").mkdir()
+    queries = tmp_path / "greet" / "evals" / "queries.txt"
+    queries.write_text("say hello to the new colleague\nwill it rain tomorrow\n")
+    app = build_preview(Catalog.load(tmp_path), os.environ, watch=False, ranker=search_ranker(Settings()))
+    with TestClient(app) as client:
+        twin = client.get("/skills/greet.json").json()
+        assert [(r["query"], r["passed"]) for r in twin["findability"]] == [
+            ("say hello to the new colleague", True),
+            ("will it rain tomorrow", True),  # two skills: both in the top 5
+        ]
+        assert "say hello to the new colleague" in client.get("/skills/greet").text
+        queries.write_text("say hello to the new colleague\n")  # the page follows the file
+        app.state.preview.gateway.catalog = Catalog.load(tmp_path)
+        assert [r["query"] for r in client.get("/skills/greet.json").json()["findability"]] == [
+            "say hello to the new colleague"
+        ]
+        assert client.get("/skills/weather.json").json()["findability"] == []
+        assert "No example queries" in client.get("/skills/weather").text

@@ -1,0 +1,79 @@
+from pathlib import Path
+
+import pytest
+
+from skillgate.embedder import BuiltinEmbedder
+from skillgate.ranking import HybridIndex, Ranker, parts_of
+from skillgate.search import SearchDocument
+
+DOCS = [
+    SearchDocument("time-zones", "Tell the current time in any city and convert times between time zones."),
+    SearchDocument(
+        "web-search", "Search the web for pages, news and articles.", tools=["web_search Search the web."]
+    ),
+    SearchDocument("charts", "Draw bar, line and pie charts from a table of numbers."),
+    SearchDocument(
+        "pdf-reports", "Turn Markdown into a PDF report and save it.", tools=["save_pdf Save a PDF file."]
+    ),
+    SearchDocument(
+        "slack", "Post and read messages in Slack channels.", tools=["post_message Post a message."]
+    ),
+    SearchDocument("news-digest", "A daily digest of news articles from the web."),
+    SearchDocument("web-archive", "Archive web pages found by a web search."),
+]
+
+
+@pytest.fixture(scope="module")
+def hybrid(tmp_path_factory) -> HybridIndex:
+    index = Ranker(BuiltinEmbedder(), tmp_path_factory.mktemp("cache")).index(
+        DOCS, tmp_path_factory.mktemp("c")
+    )
+    assert index.hybrid
+    return index
+
+
+def test_a_request_is_cut_into_its_needs():
+    assert parts_of("find this week's trending topics, chart them and save a PDF report") == [
+        "find this week's trending topics",
+        "chart them",
+        "save a PDF report",
+    ]
+    assert parts_of("what time is it in Tokyo") == ["what time is it in Tokyo"]
+
+
+def test_a_part_needs_two_content_words():
+    assert parts_of("please, and then, um") == []
+
+
+def test_a_multi_need_request_gets_each_need_in_the_top_five(hybrid):
+    names = [
+        h.name for h in hybrid.search("search the web for trending news, chart them and save a PDF report", 5)
+    ]
+    assert {"charts", "pdf-reports"} <= set(names)
+    assert {"web-search", "news-digest", "web-archive"} & set(names)
+
+
+def test_the_dense_half_finds_a_skill_that_shares_no_word_with_the_request(hybrid):
+    for request in ["what hour is it in Tokyo", "clock in Berlin", "ping my coworkers"]:
+        assert HybridIndex(DOCS, None, None).search(request) == []
+    assert hybrid.search("what hour is it in Tokyo", 1)[0].name == "time-zones"
+    assert hybrid.search("clock in Berlin", 1)[0].name == "time-zones"
+    assert hybrid.search("ping my coworkers", 1)[0].name == "slack"
+
+
+def test_hybrid_ranking_is_deterministic_and_sorted(hybrid):
+    first = hybrid.search("post the report to the team channel")
+    assert first == hybrid.search("post the report to the team channel")
+    assert [h.score for h in first] == sorted((h.score for h in first), reverse=True)
+    assert first[0].score == pytest.approx(1.0, abs=0.6)
+
+
+def test_a_profile_filter_applies_before_the_limit(hybrid):
+    hits, total = hybrid.top("search the web", 2, keep=lambda name: name != "web-search")
+    assert "web-search" not in [h.name for h in hits] and len(hits) == 2 and total >= 2
+
+
+def test_without_an_embedder_the_ranking_is_bm25():
+    index = Ranker(None).index(DOCS, Path("."))
+    assert not index.hybrid
+    assert index.search("slack message")[0].name == "slack"
