@@ -13,7 +13,8 @@ two or more content words is ranked on its own, and a skill's score is its best 
 need reaches the top instead of five near-duplicates of the loudest need.
 
 A skill matches when BM25 reaches it, or it is among the DENSE_CANDIDATES nearest by cosine, or
-its cosine is at least DENSE_MATCH; ties are broken by name. Without an embedder (or while it is down) the ranking is BM25 alone, as before.
+its cosine is at least DENSE_MATCH; ties are broken by name. Without an embedder (or while it
+is down) the ranking is BM25 alone, as before.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class HybridIndex:
         self.dense = dense
         self._embedder = embedder
         self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._words: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = {}
 
     @property
     def hybrid(self) -> bool:
@@ -78,48 +80,82 @@ class HybridIndex:
         self, query: str, count: int | None = None, keep: Callable[[str], bool] | None = None
     ) -> tuple[list[Hit], int]:
         """The best `count` hits (all if None) among skills `keep` admits, and how many matched."""
-        scores = self._scores(query)
+        if self.dense is None:
+            return self._top_lexical(query, count, keep)
+        vectors = self._embed([query, *parts_of(query)])
+        if vectors is None:  # the embedder is down: BM25 alone
+            return self._top_lexical(query, count, keep)
+        import numpy as np
+
+        scores = self._scores(query, vectors)
+        matched = np.flatnonzero(scores > 0)
+        order = matched[np.lexsort((matched, -scores[matched]))]  # index order is name order
+        hits: list[Hit] = []
+        total = 0
+        for index in order.tolist():
+            name = self.names[index]
+            if keep is not None and not keep(name):
+                continue
+            total += 1
+            if count is None or len(hits) < count:
+                hits.append(Hit(name, round(float(scores[index]), 4)))
+            elif keep is None:
+                total = len(order)
+                break
+        return hits, total
+
+    def _top_lexical(
+        self, query: str, count: int | None, keep: Callable[[str], bool] | None
+    ) -> tuple[list[Hit], int]:
+        scores = self.lexical.scores(query)
         matched = [
             (-s, self.names[i]) for i, s in scores.items() if s > 0 and (keep is None or keep(self.names[i]))
         ]
         best = sorted(matched) if count is None else heapq.nsmallest(count, matched)
         return [Hit(name, round(-negative, 4)) for negative, name in best], len(matched)
 
-    def _scores(self, query: str) -> dict[int, float]:
-        vectors = self._embed([query, *parts_of(query)]) if self.dense is not None else None
-        if vectors is None or self.dense is None:
-            return self.lexical.scores(query)
-        similarities = self.dense.similarities(vectors)
-        texts = [query, *parts_of(query)]
-        whole = self._fuse(texts[0], similarities[0])
-        if len(texts) <= 2:  # one part: the whole query is that part
-            return _scaled(whole)
-        best: dict[int, float] = {}
-        for text, row in zip(texts[1:], similarities[1:], strict=True):
-            for index, score in _scaled(self._fuse(text, row)).items():
-                if score > best.get(index, 0.0):
-                    best[index] = score
-        blended = _scaled(whole)
-        return {i: best.get(i, 0.0) + PART_BLEND * blended.get(i, 0.0) for i in best.keys() | blended.keys()}
-
-    def _fuse(self, text: str, cosines: npt.NDArray[np.float32]) -> dict[int, float]:
-        lexical = _scaled(self.lexical.scores(text))
+    def _scores(self, query: str, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Each skill's hybrid score: whole query, or best part plus PART_BLEND of the whole."""
         import numpy as np
 
-        reached = np.flatnonzero(cosines >= DENSE_MATCH)
+        assert self.dense is not None
+        texts = [query, *parts_of(query)]
+        similarities = self.dense.similarities(vectors)
+        whole = _scaled(self._fuse(texts[0], similarities[0]))
+        if len(texts) <= 2:  # one part: the whole query is that part
+            return whole
+        best: npt.NDArray[np.float64] = np.max(
+            [_scaled(self._fuse(t, row)) for t, row in zip(texts[1:], similarities[1:], strict=True)], 0
+        )
+        return best + PART_BLEND * whole
+
+    def _fuse(self, text: str, cosines: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        lexical = _scaled(self._lexical(text))
+        reached = (lexical > 0) | (cosines >= DENSE_MATCH)
         if len(cosines) > DENSE_CANDIDATES:
-            nearest = np.argpartition(-cosines, DENSE_CANDIDATES)[:DENSE_CANDIDATES]
+            reached[np.argpartition(-cosines, DENSE_CANDIDATES)[:DENSE_CANDIDATES]] = True
         else:
-            nearest = np.arange(len(cosines))
-        reached = np.union1d(reached, nearest)
-        top = float(cosines.max()) if len(cosines) else 0.0
-        fused = {i: LEXICAL_WEIGHT * s for i, s in lexical.items()}
-        if top > 0:
-            for index in set(lexical) | {int(i) for i in reached}:
-                cosine = float(cosines[index])
-                if cosine > 0:
-                    fused[index] = fused.get(index, 0.0) + DENSE_WEIGHT * cosine / top
-        return fused
+            reached[:] = True
+        dense = _scaled(np.where(reached, np.maximum(cosines, 0.0), 0.0))
+        return LEXICAL_WEIGHT * lexical + DENSE_WEIGHT * dense
+
+    def _lexical(self, text: str) -> npt.NDArray[np.float64]:
+        """BM25 of `text` per skill, from per-word arrays cached for the life of the index."""
+        import numpy as np
+
+        scores = np.zeros(len(self.names))
+        for word in dict.fromkeys(tokenize(text)):
+            postings = self._words.get(word)
+            if postings is None:
+                found = self.lexical.word_scores(word)
+                postings = (np.fromiter(found, dtype=np.intp), np.fromiter(found.values(), dtype=np.float64))
+                if len(self._words) > QUERY_CACHE * 4:
+                    self._words.clear()
+                self._words[word] = postings
+            scores[postings[0]] += postings[1]
+        return scores
 
     def _embed(self, texts: list[str]) -> npt.NDArray[np.float32] | None:
         import numpy as np
@@ -139,9 +175,9 @@ class HybridIndex:
         return np.stack([self._queries[t] for t in texts])
 
 
-def _scaled(scores: dict[int, float]) -> dict[int, float]:
-    top = max(scores.values(), default=0.0)
-    return {i: s / top for i, s in scores.items()} if top > 0 else {}
+def _scaled(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / top if top > 0 else scores * 0.0
 
 
 class Ranker:

@@ -244,16 +244,20 @@ class SearchIndex:
     def scores(self, query: str) -> dict[int, float]:
         scores: dict[int, float] = defaultdict(float)
         for word in dict.fromkeys(tokenize(query)):
-            best: dict[int, float] = {}
-            for variant, weight in self._variants_of(word):
-                idf = self._idf[variant] * weight
-                for index, part in self._postings[variant]:
-                    value = idf * part
-                    if value > best.get(index, 0.0):
-                        best[index] = value
-            for index, value in best.items():
+            for index, value in self.word_scores(word).items():
                 scores[index] += value
         return scores
+
+    def word_scores(self, word: str) -> dict[int, float]:
+        """One query word's BM25 contribution per skill: its best variant (exact, prefix, typo)."""
+        best: dict[int, float] = {}
+        for variant, weight in self._variants_of(word):
+            idf = self._idf[variant] * weight
+            for index, part in self._postings[variant]:
+                value = idf * part
+                if value > best.get(index, 0.0):
+                    best[index] = value
+        return best
 
     def _variants_of(self, word: str) -> list[tuple[str, float]]:
         cached = self._variants.get(word)

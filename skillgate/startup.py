@@ -73,7 +73,8 @@ def fit_startup(
 
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|[;:](?=\s)")
-_CLAUSE_END = re.compile(r"(?=\s[-–—(])|,(?=\s)|\)(?=\s)")
+_DASHES = "-\u2013\u2014"
+_CLAUSE_END = re.compile(rf"(?=\s[{_DASHES}(])|,(?=\s)|\)(?=\s)")
 
 
 def brief(summary: str, limit: int = MAX_LINE_CHARS) -> str:
@@ -87,9 +88,9 @@ def brief(summary: str, limit: int = MAX_LINE_CHARS) -> str:
         ends = [m.end() for m in boundary.finditer(head) if m.end() >= MIN_CUT_CHARS]
         if ends:
             cut = head[: ends[-1]]
-            return cut if cut.endswith((".", "!", "?")) else cut.rstrip(" ,;:-–—(") + "…"
+            return cut if cut.endswith((".", "!", "?")) else cut.rstrip(f" ,;:{_DASHES}(") + "…"
     cut = head.rsplit(" ", 1)[0] if " " in head[MIN_CUT_CHARS:] else head
-    return cut.rstrip(" ,;:-–—(") + "…"
+    return cut.rstrip(f" ,;:{_DASHES}(") + "…"
 
 
 def _fit_names(entries: Sequence[Entry], room: int) -> str:

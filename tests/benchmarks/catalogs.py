@@ -15,6 +15,7 @@ from typing import Any
 import mcp_types as types
 
 from skillgate.lockfile import LockedServer, LockFile, lock_tool
+from skillgate.search import SearchDocument
 
 FIXTURES = Path(__file__).parent / "fixtures" / "servers"
 
@@ -27,6 +28,32 @@ def _first_sentence(text: str) -> str:
     text = " ".join((text or "").split())
     match = re.match(r"(.{20,300}?[.!?])(\s|$)", text)
     return (match.group(1) if match else text[:300]) or "A tool."
+
+
+def synthetic_documents(size: int) -> list[SearchDocument]:
+    """What search knows of the catalog `write_catalog(root, size)` writes, without the files."""
+    servers = recorded_servers()
+    pairs = [(server, tool) for server, tools in servers.items() for tool in tools]
+    documents = []
+    for i in range(size):
+        server, first = pairs[i % len(pairs)]
+        tools = servers[server]
+        index = tools.index(first)
+        chosen = list(
+            {t["name"]: t for t in (tools[(index + k) % len(tools)] for k in range(1 + i % 3))}.values()
+        )
+        slug = re.sub(r"[^a-z0-9]+", "-", first["name"].lower()).strip("-")
+        documents.append(
+            SearchDocument(
+                name=f"{server}-{slug}-{i:05d}"[:64].rstrip("-"),
+                description=_first_sentence(first.get("description", "")),
+                headings=[f"{first['name']} with {server}", "Steps", "Reply"],
+                tools=[
+                    f"{t['name']} {t.get('description', '')}" for t in sorted(chosen, key=lambda t: t["name"])
+                ],
+            )
+        )
+    return documents
 
 
 def write_catalog(root: Path, size: int) -> None:
