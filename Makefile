@@ -51,6 +51,8 @@ bench: install system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.voice
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.context
 	$(BIN)/python -m tests.benchmarks.search_quality
+	$(BIN)/python -m tests.benchmarks.search_scale
+	$(BIN)/python -m tests.benchmarks.catalog_recall
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.latency
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.scale
 

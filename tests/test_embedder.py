@@ -137,7 +137,8 @@ async def test_list_skills_over_stdio_uses_the_http_embedder_and_survives_its_ou
         write_skill(catalog, doc.name, doc.description)
     config = tmp_path / "skillgate.toml"
     config.write_text(
-        f'[reload]\nenabled = false\n[search]\nembedder = "http"\nurl = "{url}/v1"\nmodel = "wordllama-test"\n'
+        f'[reload]\nenabled = false\n[search]\nembedder = "http"\nurl = "{url}/v1"\n'
+        'model = "wordllama-test"\n'
         f'timeout = 2\ncache_dir = "{tmp_path / "cache"}"\n'
     )
     params = StdioServerParameters(

@@ -112,7 +112,8 @@ if __name__ == "__main__":
     for m in figures["sizes"]:
         b = m["build_s"]
         print(
-            f"{m['skills']:>7} {b['bm25_only']:>9}s {b['hybrid_cold_cache']:>9}s {b['hybrid_warm_cache']:>9}s "
+            f"{m['skills']:>7} {b['bm25_only']:>9}s {b['hybrid_cold_cache']:>9}s "
+            f"{b['hybrid_warm_cache']:>9}s "
             f"{m['vectors_mb']:>10} {m['cache_file_mb']:>8} "
             f"{m['query_short']['p50_ms']:>8}/{m['query_short']['p99_ms']:<8} "
             f"{m['query_long']['p50_ms']:>7}/{m['query_long']['p99_ms']}"
