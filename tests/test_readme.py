@@ -15,6 +15,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from skillgate.settings import load_settings
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
@@ -94,13 +95,23 @@ def test_readme_names_every_module() -> None:
     assert modules <= set(re.findall(r"^  (\w+\.py) ", README, re.MULTILINE))
 
 
+def test_every_settings_example_in_the_readme_is_valid(tmp_path: Path) -> None:
+    blocks = re.findall(r"```toml\n(.*?)```", README, re.DOTALL)
+    assert len(blocks) >= 2
+    for number, block in enumerate(blocks):
+        (tmp_path / f"{number}.toml").write_text(block)
+        load_settings(tmp_path / f"{number}.toml")
+
+
 def test_readme_is_where_the_repository_says() -> None:
     assert Path(REPO / "README.md").is_file()
 
 
 def test_readme_serve_command_runs_with_the_readme_settings_example(tmp_path: Path) -> None:
     (command,) = [c for c in COMMANDS if " serve " in c and "--config" in c]
-    (toml,) = re.findall(r"```toml\n(.*?)```", README, re.DOTALL)
+    (toml,) = [
+        block for block in re.findall(r"```toml\n(.*?)```", README, re.DOTALL) if "[[tokens]]" in block
+    ]
     config = tmp_path / "skillgate.toml"
     config.write_text(toml)
     argv = [str(config) if a == "skillgate.toml" else a for a in shlex.split(command)] + ["--port", "0"]
