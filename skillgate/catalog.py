@@ -52,7 +52,7 @@ class Catalog:
                 first = skills[skill.name].skill_md.relative_to(root)
                 diagnostics.append(
                     Diagnostic.at(
-                        _display(skill.skill_md, root),
+                        display_path(skill.skill_md, root),
                         "SG106",
                         f"skill name {skill.name!r} is already used by {first.as_posix()}; names must be "
                         "unique across the catalog, rename one of the folders",
@@ -61,7 +61,7 @@ class Catalog:
                 )
                 continue
             skills[skill.name] = skill
-        diagnostics = [d.model_copy(update={"path": _display(Path(d.path), root)}) for d in diagnostics]
+        diagnostics = [d.model_copy(update={"path": display_path(Path(d.path), root)}) for d in diagnostics]
         return cls(root, dict(sorted(skills.items())), shared, sorted(diagnostics, key=sort_key))
 
     @property
@@ -88,7 +88,7 @@ def suggest(name: str, names: list[str]) -> list[str]:
     return (close + contains)[:3]
 
 
-def _display(path: Path, root: Path) -> str:
+def display_path(path: Path, root: Path) -> str:
     """Paths in diagnostics are relative to the catalog's parent, as a user typed them."""
     try:
         return path.resolve().relative_to(root.parent).as_posix()

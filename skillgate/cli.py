@@ -21,7 +21,7 @@ import yaml
 
 from skillgate import __version__
 from skillgate.binding import DriftPolicy
-from skillgate.catalog import Catalog
+from skillgate.catalog import Catalog, display_path
 from skillgate.checks import authoring_diagnostics
 from skillgate.diagnostics import Diagnostic, Severity
 from skillgate.errors import SkillgateError, UsageError
@@ -40,6 +40,7 @@ from skillgate.skill import EVAL_QUERIES, Skill
 from skillgate.tokens import ENCODING, token_counts
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Group(click.Group):
@@ -185,16 +186,21 @@ def serve(
         anyio.run(serve_stdio, catalog, settings, profile)
 
 
+def format_option(text: str) -> Callable[[F], F]:
+    """`--format text|github|json` for the commands that report to people and to CI."""
+    return click.option(
+        "--format",
+        "output",
+        type=click.Choice(["text", "github", "json"]),
+        default="text",
+        show_default=True,
+        help=f"text: {text}; github: workflow annotations; json: one document.",
+    )
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["text", "github", "json"]),
-    default="text",
-    show_default=True,
-    help="text: path:line:col: CODE message; github: workflow annotations; json: one document.",
-)
+@format_option("path:line:col: CODE message")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) -> None:
@@ -320,14 +326,7 @@ def search(args: tuple[str, ...], limit: int, as_json: bool, config: Path | None
     show_default=True,
     help="A query passes when its skill is among the first K results.",
 )
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["text", "github", "json"]),
-    default="text",
-    show_default=True,
-    help="text: per skill; github: workflow annotations on evals/queries.txt; json: one document.",
-)
+@format_option("each skill's queries and ranks")
 @CONFIG_OPTION
 def eval_command(directory: Path, k: int, output: str, config: Path | None) -> None:
     """Run each skill's example requests (evals/queries.txt) through list_skills' ranking.
@@ -341,7 +340,7 @@ def eval_command(directory: Path, k: int, output: str, config: Path | None) -> N
 
     results = _with_gateway(catalog, work, ranker=search_ranker(load_settings(config)))
     missed = [r for r in results if not r.passed(k)]
-    untested = skills_without_queries(catalog)
+    untested = skills_without_queries(catalog, results)
     if output == "json":
         _print_json(
             {
@@ -386,19 +385,12 @@ def _miss_diagnostic(catalog: Catalog, result: QueryResult, k: int) -> Diagnosti
     place = f"ranked #{result.rank}" if result.rank is not None else "did not match"
     winners = f"; outranked by {', '.join(result.outranked_by)}" if result.outranked_by else ""
     return Diagnostic.at(
-        _display_path(skill.dir / EVAL_QUERIES),
+        display_path(skill.dir / EVAL_QUERIES, catalog.root),
         "SG601",
         f"{result.query!r} {place} for {result.skill} (top {k} needed){winners}; make the description "
         "or headings say what this request asks for, in its words",
         result.line,
     )
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:

@@ -80,5 +80,9 @@ class DenseIndex:
         return best
 
     @property
+    def dim(self) -> int:
+        return int(self._vectors.shape[1])
+
+    @property
     def nbytes(self) -> int:
         return int(self._vectors.nbytes + self._starts.nbytes)

@@ -16,6 +16,7 @@ The builtin model is loaded on first use (a search), never on the way to the MCP
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 from skillgate.errors import EmbedderUnavailable
 
 if TYPE_CHECKING:
+    import httpx2
     import numpy as np
     import numpy.typing as npt
 
@@ -36,12 +38,18 @@ logger = logging.getLogger(__name__)
 MAX_TEXT_CHARS = 4000  # a skill chunk or a query past this adds nothing a mean of token vectors keeps
 RETRY_AFTER = 30.0  # seconds before a failed embedder is tried again
 HTTP_BATCH = 64
+MAX_RESPONSE_BYTES = 64_000_000  # per batch: 64 vectors of 4,096 dims as JSON are about 6 MB
 
 
 class Embedder(Protocol):
     @property
     def name(self) -> str:
         """The model's identity: vectors from different names never mix."""
+        ...
+
+    @property
+    def remote(self) -> bool:
+        """True when embedding waits on the network (searches then run off the event loop)."""
         ...
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -52,6 +60,7 @@ class Embedder(Protocol):
 class BuiltinEmbedder:
     """WordLlama l2_supercat, 256 dims: the mean of the text's token vectors, normalised."""
 
+    remote = False
     WEIGHTS = "weights/l2_supercat_256.safetensors"
     TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
 
@@ -101,6 +110,8 @@ class BuiltinEmbedder:
 class HttpEmbedder:
     """POST {"model", "input": [...]} to `url` and read `data[i].embedding` (OpenAI style)."""
 
+    remote = True
+
     def __init__(self, url: str, model: str, timeout: float = 5.0) -> None:
         self.url = embeddings_url(url)
         self.model = model
@@ -119,16 +130,28 @@ class HttpEmbedder:
             with httpx.Client(timeout=self.timeout) as client:
                 for start in range(0, len(texts), HTTP_BATCH):
                     batch = [t[:MAX_TEXT_CHARS] or " " for t in texts[start : start + HTTP_BATCH]]
-                    response = client.post(self.url, json={"model": self.model, "input": batch})
-                    response.raise_for_status()
-                    data = sorted(response.json()["data"], key=lambda d: d["index"])
+                    body = self._post(client, {"model": self.model, "input": batch})
+                    data = sorted(json.loads(body)["data"], key=lambda d: d["index"])
                     if len(data) != len(batch):
                         raise ValueError(f"{len(data)} embeddings for {len(batch)} inputs")
                     rows += [d["embedding"] for d in data]
-            vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            vectors = np.asarray(rows, dtype=np.float32)
+            if vectors.ndim != 2 or len(vectors) != len(texts) or not np.isfinite(vectors).all():
+                raise ValueError("the embeddings are not one list of finite numbers per input")
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise EmbedderUnavailable(f"embedding server {self.url} (model {self.model!r}): {exc}") from None
         return normalise(vectors)
+
+    def _post(self, client: httpx2.Client, payload: dict[str, object]) -> bytes:
+        """The response body, refused past MAX_RESPONSE_BYTES (a server cannot exhaust memory)."""
+        with client.stream("POST", self.url, json=payload) as response:
+            response.raise_for_status()
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise ValueError(f"response larger than {MAX_RESPONSE_BYTES // 1_000_000} MB")
+            return bytes(body)
 
 
 class Fallback:

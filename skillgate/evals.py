@@ -8,6 +8,7 @@ A miss reports the skills that outranked it, so an author sees what to tell apar
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 
 from skillgate.catalog import Catalog
@@ -32,12 +33,16 @@ class QueryResult:
 
 
 def read_queries(skill: Skill) -> list[tuple[int, str]]:
-    """(line, query) pairs of the skill's evals/queries.txt; none when it has no such file."""
+    """(line, query) pairs of the skill's evals/queries.txt; none when it has no such file, or
+    when that is not a regular file inside the skill folder (a FIFO, a device, a link out)."""
     path = skill.dir / EVAL_QUERIES
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
+        target = path.resolve(strict=True)
+        if not target.is_relative_to(skill.dir.resolve()) or not stat.S_ISREG(target.stat().st_mode):
+            return []
+        with target.open(encoding="utf-8", errors="replace") as handle:
             text = handle.read(MAX_QUERIES * (MAX_QUERY_CHARS + 1))
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop on older Pythons
         return []
     queries = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -63,5 +68,6 @@ def run_skill_queries(skill: Skill, index: HybridIndex, k: int = DEFAULT_K) -> l
     return results
 
 
-def skills_without_queries(catalog: Catalog) -> list[str]:
-    return [skill.name for skill in catalog if not read_queries(skill)]
+def skills_without_queries(catalog: Catalog, results: list[QueryResult]) -> list[str]:
+    tested = {result.skill for result in results}
+    return [skill.name for skill in catalog if skill.name not in tested]

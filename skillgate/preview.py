@@ -34,6 +34,7 @@ from skillgate.pool import UpstreamPool
 from skillgate.ranking import Ranker
 from skillgate.reload import Reloader
 from skillgate.render import template_variables
+from skillgate.skill import Skill
 from skillgate.tokens import token_counts
 
 VAR_PREFIX = "v."
@@ -81,6 +82,7 @@ class Preview:
         self.broadcast = Broadcast()
         self.reloader = Reloader(gateway, [self._changed])
         self._diagnostics: tuple[Catalog, list[Diagnostic]] | None = None
+        self._findability: tuple[Catalog, dict[str, list[dict[str, Any]]]] | None = None
 
     async def _changed(self) -> None:
         await self.broadcast.publish("reload", {"generation": self.gateway.generation})
@@ -90,6 +92,17 @@ class Preview:
         if self._diagnostics is None or self._diagnostics[0] is not catalog:
             self._diagnostics = (catalog, authoring_diagnostics(catalog))
         return self._diagnostics[1]
+
+    def findability(self, catalog: Catalog, skill: Skill) -> list[dict[str, Any]]:
+        """The skill's example queries, ranked once per catalog (not per keystroke in the form);
+        any change under the catalog folder loads a new catalog, so they follow the files."""
+        if self._findability is None or self._findability[0] is not catalog:
+            self._findability = (catalog, {})
+        results = self._findability[1]
+        if skill.name not in results:
+            ranked = run_skill_queries(skill, self.gateway.index(catalog), DEFAULT_K)
+            results[skill.name] = [asdict(r) | {"passed": r.passed(DEFAULT_K)} for r in ranked]
+        return results[skill.name]
 
     # -- the twins ---------------------------------------------------------------
 
@@ -127,10 +140,7 @@ class Preview:
         except (SkillgateError, TimeoutError) as exc:
             data["tools_error"] = str(exc) or f"the upstream did not answer within {TOOLS_TIMEOUT:g} s"
         data["tools"] = [dump(t) for t in tools]
-        data["findability"] = [
-            asdict(r) | {"passed": r.passed(DEFAULT_K)}
-            for r in run_skill_queries(skill, self.gateway.index(catalog), DEFAULT_K)
-        ]
+        data["findability"] = self.findability(catalog, skill)
         data["findability_k"] = DEFAULT_K
         try:
             instructions = await self.gateway.render(skill, variables, tools=tools)

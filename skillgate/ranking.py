@@ -19,7 +19,6 @@ is down) the ranking is BM25 alone, as before.
 
 from __future__ import annotations
 
-import heapq
 import re
 import threading
 from collections import OrderedDict
@@ -43,6 +42,7 @@ PART_BLEND = 0.5
 DENSE_MATCH = 0.3
 DENSE_CANDIDATES = 10
 MAX_PARTS = 8
+MAX_QUERY_CHARS = 2000  # a longer request ranks by its start: bounded work per query
 QUERY_CACHE = 4096
 
 _JOINS = re.compile(
@@ -80,46 +80,28 @@ class HybridIndex:
         self, query: str, count: int | None = None, keep: Callable[[str], bool] | None = None
     ) -> tuple[list[Hit], int]:
         """The best `count` hits (all if None) among skills `keep` admits, and how many matched."""
-        if self.dense is None:
-            return self._top_lexical(query, count, keep)
-        vectors = self._embed([query, *parts_of(query)])
-        if vectors is None:  # the embedder is down: BM25 alone
-            return self._top_lexical(query, count, keep)
+        query = query[:MAX_QUERY_CHARS]
+        texts = [query, *parts_of(query)]
+        vectors = self._embed(texts) if self.dense is not None else None
+        if vectors is None or self.dense is None or vectors.shape[1] != self.dense.dim:
+            # no embedder, it is down, or the model behind its name changed since the build: BM25 alone
+            return self.lexical.top(query, count, keep)
         import numpy as np
 
-        scores = self._scores(query, vectors)
+        scores = self._scores(texts, vectors)
         matched = np.flatnonzero(scores > 0)
-        order = matched[np.lexsort((matched, -scores[matched]))]  # index order is name order
-        hits: list[Hit] = []
-        total = 0
-        for index in order.tolist():
-            name = self.names[index]
-            if keep is not None and not keep(name):
-                continue
-            total += 1
-            if count is None or len(hits) < count:
-                hits.append(Hit(name, round(float(scores[index]), 4)))
-            elif keep is None:
-                total = len(order)
-                break
-        return hits, total
+        order = matched[np.lexsort((matched, -scores[matched]))].tolist()  # index order is name order
+        if keep is not None:
+            order = [i for i in order if keep(self.names[i])]
+        hits = [Hit(self.names[i], round(float(scores[i]), 4)) for i in order[:count]]
+        return hits, len(order)
 
-    def _top_lexical(
-        self, query: str, count: int | None, keep: Callable[[str], bool] | None
-    ) -> tuple[list[Hit], int]:
-        scores = self.lexical.scores(query)
-        matched = [
-            (-s, self.names[i]) for i, s in scores.items() if s > 0 and (keep is None or keep(self.names[i]))
-        ]
-        best = sorted(matched) if count is None else heapq.nsmallest(count, matched)
-        return [Hit(name, round(-negative, 4)) for negative, name in best], len(matched)
-
-    def _scores(self, query: str, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Each skill's hybrid score: whole query, or best part plus PART_BLEND of the whole."""
+    def _scores(self, texts: list[str], vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Each skill's hybrid score for [query, *parts]: the whole query's, or the best part's plus
+        PART_BLEND of the whole query's."""
         import numpy as np
 
         assert self.dense is not None
-        texts = [query, *parts_of(query)]
         similarities = self.dense.similarities(vectors)
         whole = _scaled(self._fuse(texts[0], similarities[0]))
         if len(texts) <= 2:  # one part: the whole query is that part
@@ -194,9 +176,7 @@ class Ranker:
     @property
     def remote(self) -> bool:
         """True when embedding a query may wait on the network (run searches off the event loop)."""
-        from skillgate.embedder import HttpEmbedder
-
-        return self.embedder is not None and isinstance(self.embedder.embedder, HttpEmbedder)
+        return self.embedder is not None and self.embedder.embedder.remote
 
     def index(self, documents: Sequence[SearchDocument], root: Path) -> HybridIndex:
         dense = None

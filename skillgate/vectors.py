@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 KEY_BYTES = 16
+MAX_CACHE_BYTES = 2_000_000_000  # 100,000 skills of 256-d chunks is about 400 MB
 
 
 def text_key(model: str, text: str) -> bytes:
@@ -45,10 +47,13 @@ class VectorCache:
         self._loaded = False
         self.hits = self.misses = 0
 
-    def vectors(self, texts: Sequence[str], compute: Callable[[list[str]], Vectors | None]) -> Vectors | None:
+    def vectors(
+        self, texts: Sequence[str], compute: Callable[[list[str]], Vectors | None], again: bool = True
+    ) -> Vectors | None:
         """The vectors of `texts`, computing the missing ones with `compute(texts)`.
 
         `compute` returns None when the embedder is down; so does this, and nothing is stored.
+        Cached vectors of another dimension than fresh ones are all embedded again, once.
         """
         import numpy as np
 
@@ -65,6 +70,10 @@ class VectorCache:
                 self._vectors[key] = vector
         if not keys:
             return np.zeros((0, 0), dtype=np.float32)
+        shapes = {self._vectors[k].shape for k in keys}
+        if len(shapes) > 1:  # the model behind this name changed its dimension: embed everything anew
+            self._vectors = {}
+            return self.vectors(texts, compute, again=False) if again else None
         table = np.stack([self._vectors[k] for k in keys])
         if missing or len(self._vectors) != len(set(keys)):
             self._vectors = {k: self._vectors[k] for k in keys}  # only what the catalog uses now
@@ -78,6 +87,9 @@ class VectorCache:
         import numpy as np
 
         try:
+            status = self.path.stat()
+            if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_CACHE_BYTES:
+                raise ValueError(f"not a regular file of at most {MAX_CACHE_BYTES // 1_000_000} MB")
             with np.load(self.path, allow_pickle=False) as data:
                 keys, vectors = data["keys"], data["vectors"]
             if keys.ndim != 2 or keys.shape[1] != KEY_BYTES or len(keys) != len(vectors) or vectors.ndim != 2:

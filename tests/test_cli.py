@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -226,3 +227,17 @@ def test_an_http_embedder_without_url_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "skillgate.toml").write_text('[search]\nembedder = "http"\n')
     code, _, err = run("search", str(EXAMPLES), "time", "--config", str(tmp_path / "skillgate.toml"))
     assert code == 2 and 'embedder = "http" needs url and model' in err
+
+
+def test_eval_skips_a_queries_file_that_is_a_fifo_or_points_outside_the_skill(tmp_path: Path) -> None:
+    write_skill(tmp_path, "fifo", "A skill whose queries file is a FIFO.")
+    write_skill(tmp_path, "leaky", "A skill whose queries file links outside it.")
+    (tmp_path / "fifo" / "evals").mkdir()
+    os.mkfifo(tmp_path / "fifo" / "evals" / "queries.txt")
+    (tmp_path / "leaky" / "evals").mkdir()
+    outside = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    outside.write_text("a line that must not be shown\n")
+    (tmp_path / "leaky" / "evals" / "queries.txt").symlink_to(outside)
+    code, out, err = run("eval", str(tmp_path))
+    assert code == 0 and "must not be shown" not in out
+    assert "2 skills without example queries" in err

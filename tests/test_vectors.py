@@ -1,4 +1,5 @@
 import logging
+import os
 
 import numpy as np
 
@@ -74,3 +75,24 @@ def test_a_cache_folder_that_cannot_be_created_still_gives_vectors_with_one_warn
         assert cache.vectors(["one"], Counting()).shape == (1, 256)
         assert cache.vectors(["one", "two"], Counting()).shape == (2, 256)
     assert len([r for r in caplog.records if "cannot write the vector cache" in r.getMessage()]) == 1
+
+
+def test_vectors_of_another_dimension_under_the_same_model_name_are_all_embedded_again(tmp_path):
+    VectorCache(tmp_path, "m", tmp_path).vectors(["old text"], Counting())  # 256 dims
+    asked: list[list[str]] = []
+
+    def smaller(texts):
+        asked.append(list(texts))
+        return np.ones((len(texts), 8), dtype=np.float32)
+
+    vectors = VectorCache(tmp_path, "m", tmp_path).vectors(["old text", "new text"], smaller)
+    assert vectors.shape == (2, 8)
+    assert asked == [["new text"], ["new text", "old text"]]
+
+
+def test_a_cache_path_that_is_not_a_regular_file_is_ignored(tmp_path, caplog):
+    cache = VectorCache(tmp_path, "m", tmp_path)
+    os.mkfifo(cache.path)
+    with caplog.at_level(logging.WARNING, logger="skillgate.vectors"):
+        assert VectorCache(tmp_path, "m", tmp_path).vectors(["text"], Counting()).shape == (1, 256)
+    assert any("ignoring the vector cache" in r.getMessage() for r in caplog.records)

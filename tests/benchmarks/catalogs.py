@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,47 +31,56 @@ def _first_sentence(text: str) -> str:
     return (match.group(1) if match else text[:300]) or "A tool."
 
 
-def synthetic_documents(size: int) -> list[SearchDocument]:
-    """What search knows of the catalog `write_catalog(root, size)` writes, without the files."""
+@dataclass(frozen=True)
+class Planned:
+    """One synthetic skill: bound to `server`, allowing `tools` (name order), described by the first."""
+
+    name: str
+    server: str
+    first: dict[str, Any]
+    tools: list[dict[str, Any]]
+
+    @property
+    def description(self) -> str:
+        return _first_sentence(self.first.get("description", ""))
+
+
+def plan(size: int) -> list[Planned]:
+    """`size` skills over the recorded servers' tools, deterministic: one to three tools each."""
     servers = recorded_servers()
     pairs = [(server, tool) for server, tools in servers.items() for tool in tools]
-    documents = []
+    planned = []
     for i in range(size):
         server, first = pairs[i % len(pairs)]
         tools = servers[server]
         index = tools.index(first)
-        chosen = list(
-            {t["name"]: t for t in (tools[(index + k) % len(tools)] for k in range(1 + i % 3))}.values()
-        )
+        chosen = {t["name"]: t for t in (tools[(index + k) % len(tools)] for k in range(1 + i % 3))}
         slug = re.sub(r"[^a-z0-9]+", "-", first["name"].lower()).strip("-")
-        documents.append(
-            SearchDocument(
-                name=f"{server}-{slug}-{i:05d}"[:64].rstrip("-"),
-                description=_first_sentence(first.get("description", "")),
-                headings=[f"{first['name']} with {server}", "Steps", "Reply"],
-                tools=[
-                    f"{t['name']} {t.get('description', '')}" for t in sorted(chosen, key=lambda t: t["name"])
-                ],
-            )
+        name = f"{server}-{slug}-{i:05d}"[:64].rstrip("-")
+        planned.append(Planned(name, server, first, [chosen[n] for n in sorted(chosen)]))
+    return planned
+
+
+def synthetic_documents(size: int) -> list[SearchDocument]:
+    """What search knows of the catalog `write_catalog(root, size)` writes, without the files."""
+    return [
+        SearchDocument(
+            name=skill.name,
+            description=skill.description,
+            headings=[f"{skill.first['name']} with {skill.server}", "Steps", "Reply"],
+            tools=[f"{t['name']} {t.get('description', '')}" for t in skill.tools],
         )
-    return documents
+        for skill in plan(size)
+    ]
 
 
 def write_catalog(root: Path, size: int) -> None:
     """`size` locked skills over the recorded servers' tools, deterministic."""
-    servers = recorded_servers()
-    pairs = [(server, tool) for server, tools in servers.items() for tool in tools]
-    for i in range(size):
-        server, first = pairs[i % len(pairs)]
-        tools = servers[server]
-        index = tools.index(first)
-        chosen = [tools[(index + k) % len(tools)] for k in range(1 + i % 3)]
-        chosen = list({t["name"]: t for t in chosen}.values())
-        slug = re.sub(r"[^a-z0-9]+", "-", first["name"].lower()).strip("-")
-        name = f"{server}-{slug}-{i:05d}"[:64].rstrip("-")
+    for skill in plan(size):
+        name, server, first, chosen = skill.name, skill.server, skill.first, skill.tools
         folder = root / name
         folder.mkdir(parents=True)
-        description = _first_sentence(first.get("description", ""))
+        description = skill.description
         body = (
             f"# {first['name']} with {server}\n\n"
             f"Use this skill to {description[0].lower() + description[1:]}\n\n"
@@ -83,6 +93,6 @@ def write_catalog(root: Path, size: int) -> None:
         allowed = sorted(t["name"] for t in chosen)
         binding = {"command": f"/nonexistent/{server}-server", "allowedTools": allowed}
         (folder / "mcp.json").write_text(json.dumps({"mcpServers": {server: binding}}))
-        locked = [lock_tool(types.Tool.model_validate(t)) for t in sorted(chosen, key=lambda t: t["name"])]
+        locked = [lock_tool(types.Tool.model_validate(t)) for t in chosen]
         lock = LockFile(servers={server: LockedServer(source={"command": binding["command"]}, tools=locked)})
         (folder / "tools.lock.json").write_text(lock.dumps())
