@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skillgate.diagnostics import Diagnostic
 from skillgate.errors import EnvVarMissing
+from skillgate.limits import MCP_JSON_BYTES
+from skillgate.reading import Unreadable, parse_json, read_text
 
 Transport = Literal["stdio", "http", "streamable-http", "streamableHttp", "sse"]
 DriftPolicy = Literal["block", "warn", "off"]
@@ -143,9 +145,9 @@ def secret_values(binding: ServerBinding, environ: Mapping[str, str]) -> list[st
 def read_mcp_json(path: Path) -> tuple[dict[str, ServerEntry], list[Diagnostic]]:
     """Read an mcp.json; return its valid entries and diagnostics for the others."""
     try:
-        text = path.read_text(encoding="utf-8")
-        raw: Any = json.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path, MCP_JSON_BYTES)
+        raw: Any = parse_json(text)
+    except Unreadable as exc:
         return {}, [Diagnostic.at(path, "SG201", f"cannot read mcp.json: {exc}")]
     except json.JSONDecodeError as exc:
         return {}, [
@@ -173,6 +175,13 @@ def read_mcp_json(path: Path) -> tuple[dict[str, ServerEntry], list[Diagnostic]]
                     message = f"server {name!r}: {where or 'entry'}: {err['msg']}"
                 diagnostics.append(Diagnostic.at(path, "SG202", message, _line_of_key(text, name)))
     return entries, diagnostics
+
+
+def _text_or_empty(path: Path) -> str:
+    try:
+        return read_text(path, MCP_JSON_BYTES)
+    except Unreadable:
+        return ""
 
 
 def _line_of_key(text: str, key: str) -> int:
@@ -207,7 +216,7 @@ def merge_bindings(
                     "SG203",
                     f"server {name!r} has no 'command' or 'url', and the catalog's mcp.json has no shared "
                     f"server of that name (shared servers: {known}); add one of them",
-                    _line_of_key(mcp_json.read_text(encoding="utf-8"), name),
+                    _line_of_key(_text_or_empty(mcp_json), name),
                 )
             )
             continue

@@ -8,6 +8,7 @@ diagnostics; it never stops the others from loading.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -19,10 +20,13 @@ from skillgate.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.errors import SkillNotFound, UsageError
 from skillgate.frontmatter import parse_skill_file
 from skillgate.lockfile import LOCK_NAME, LockFile, read_lock
+from skillgate.frontmatter import normalize_name
+from skillgate.limits import PATH_CHARS, SKILL_MD_BYTES
+from skillgate.reading import Unreadable, read_text
 from skillgate.render import check_template
-from skillgate.skill import Skill, find_headings, list_files
+from skillgate.skill import SKILL_FILES, SKIP_DIRS, Skill, find_headings, list_files
 
-SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,12 +43,12 @@ class Catalog:
             raise UsageError(f"catalog folder {str(root)!r} does not exist; pass a folder that holds skills")
         diagnostics: list[Diagnostic] = []
         shared: dict[str, ServerEntry] = {}
-        if (root / "mcp.json").is_file():
+        if os.path.lexists(root / "mcp.json"):
             shared, found = read_mcp_json(root / "mcp.json")
             diagnostics += found
         skills: dict[str, Skill] = {}
-        for skill_dir in _skill_dirs(root):
-            skill, found = load_skill(skill_dir, root, shared)
+        for skill_dir, source in _skill_dirs(root):
+            skill, found = load_skill(skill_dir, root, shared, source)
             diagnostics += found
             if skill is None:
                 continue
@@ -96,32 +100,59 @@ def display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _skill_dirs(root: Path) -> Iterator[Path]:
+def _skill_dirs(root: Path) -> Iterator[tuple[Path, str]]:
+    """Each skill folder with the name its SKILL.md has (SKILL.md, else skill.md)."""
     for current, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
-        if "SKILL.md" in files:
+        source = next((name for name in SKILL_FILES if name in files), None)
+        if source is not None:
             dirs[:] = []
-            yield Path(current)
+            yield Path(current), source
 
 
 def load_skill(
-    skill_dir: Path, root: Path, shared: dict[str, ServerEntry]
+    skill_dir: Path, root: Path, shared: dict[str, ServerEntry], source: str = "SKILL.md"
 ) -> tuple[Skill | None, list[Diagnostic]]:
     """Load one skill folder; `None` with diagnostics when it cannot be served.
 
-    `skill_dir` is a resolved path: the catalog root is resolved and the walk does not follow
-    symbolic links, so every folder under it is already its own real path.
+    Whatever goes wrong inside is this skill's problem alone: an unexpected failure becomes
+    an SG100 diagnostic on its SKILL.md, never an exception that stops the catalog.
     """
-    skill_md = skill_dir / "SKILL.md"
     try:
-        text = skill_md.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Diagnostic.at(skill_md, "SG100", f"cannot read SKILL.md: {exc}")]
+        return _load_skill(skill_dir, root, shared, source)
+    except Exception as exc:  # the catch at this edge: one skill, whatever its files hold
+        logger.debug("loading %s failed", skill_dir, exc_info=True)
+        message = (
+            f"skillgate could not load this skill ({type(exc).__name__}); "
+            "simplify the file or report it as a skillgate bug"
+        )
+        return None, [Diagnostic.at(skill_dir / source, "SG100", message)]
+
+
+def _load_skill(
+    skill_dir: Path, root: Path, shared: dict[str, ServerEntry], source: str
+) -> tuple[Skill | None, list[Diagnostic]]:
+    """`skill_dir` is a resolved path: the catalog root is resolved and the walk does not follow
+    symbolic links, so every folder under it is already its own real path."""
+    skill_md = skill_dir / source
+    try:
+        text = read_text(skill_md, SKILL_MD_BYTES)
+    except Unreadable as exc:
+        return None, [Diagnostic.at(skill_md, "SG100", f"cannot read {source}: {exc}")]
     parsed = parse_skill_file(text, skill_md)
     diagnostics = list(parsed.diagnostics)
+    if source != "SKILL.md":
+        diagnostics.append(
+            Diagnostic.at(
+                skill_md,
+                "SG100",
+                f"the file is named {source!r}; rename it to 'SKILL.md', the name the specification prefers",
+                severity=Severity.WARNING,
+            )
+        )
     if parsed.frontmatter is None:
         return None, diagnostics
-    if parsed.frontmatter.name != skill_dir.name:
+    if parsed.frontmatter.name != normalize_name(skill_dir.name):
         diagnostics.append(
             Diagnostic.at(
                 skill_md,
@@ -134,14 +165,14 @@ def load_skill(
         return None, diagnostics
     mcp_json = skill_dir / "mcp.json"
     bindings: list[ServerBinding] = []
-    if mcp_json.is_file():
+    if os.path.lexists(mcp_json):
         entries, found = read_mcp_json(mcp_json)
         diagnostics += found
         bindings, found = merge_bindings(entries, skill_dir, shared, root, mcp_json)
         diagnostics += found
     diagnostics += _collisions(bindings, mcp_json)
     lock = None
-    if (skill_dir / LOCK_NAME).is_file():
+    if os.path.lexists(skill_dir / LOCK_NAME):
         lock, found = read_lock(skill_dir / LOCK_NAME)
         diagnostics += found
         if lock is not None:
@@ -155,6 +186,11 @@ def load_skill(
     diagnostics += _missing_files(parsed.body, parsed.body_line, skill_dir, skill_md, template.includes)
     if any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
+    files, skipped = list_files(skill_dir)
+    diagnostics += [
+        Diagnostic.at(skill_dir / path, "SG304", f"not served: {why}", severity=Severity.WARNING)
+        for path, why in skipped
+    ]
     skill = Skill(
         frontmatter=parsed.frontmatter,
         dir=skill_dir,
@@ -162,8 +198,9 @@ def load_skill(
         body_line=parsed.body_line,
         bindings=tuple(bindings),
         headings=find_headings(parsed.body),
-        files=list_files(skill_dir),
+        files=files,
         lock=lock,
+        source=source,
     )
     return skill, diagnostics
 
@@ -234,8 +271,7 @@ def _missing_files(
     found = []
     root = skill_dir
     for name, line in includes:
-        target = (root / name).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
+        if not _include_ok(root, name):
             found.append(
                 Diagnostic.at(
                     skill_md,
@@ -255,7 +291,7 @@ def _missing_files(
                 or ":" in href.split("/")[0]
             ):
                 continue
-            if not (root / href).resolve().exists():
+            if len(href) > PATH_CHARS or not _exists(root, href):
                 found.append(
                     Diagnostic.at(
                         skill_md,
@@ -267,3 +303,19 @@ def _missing_files(
                     )
                 )
     return found
+
+
+def _exists(root: Path, relative: str) -> bool:
+    """Whether a link target exists; a NUL, an over-long name or a link loop is "no"."""
+    try:
+        return (root / relative).resolve().exists()
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
+def _include_ok(root: Path, name: str) -> bool:
+    try:
+        target = (root / name).resolve()
+        return target.is_relative_to(root) and target.is_file()
+    except (OSError, ValueError, RuntimeError):
+        return False

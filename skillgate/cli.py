@@ -92,7 +92,11 @@ def _with_gateway(
 ) -> T:
     async def run() -> T:
         async with UpstreamPool(os.environ) as pool:
-            return await work(Gateway(catalog, pool, drift, ranker))
+            gateway = Gateway(catalog, pool, drift, ranker)
+            try:
+                return await work(gateway)
+            finally:
+                gateway.renderer.close()
 
     return anyio.run(run)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class Severity(StrEnum):
@@ -32,6 +32,7 @@ CODES: dict[str, str] = {
     "SG301": "template syntax error",
     "SG302": "an {% include %} names a file that is not in the skill folder",
     "SG303": "a relative link points to a file that does not exist",
+    "SG304": "a file in the skill folder cannot be served (odd name, link, type or size)",
     "SG401": "tools.lock.json cannot be read",
     "SG402": "tools.lock.json does not match the skill's mcp.json",
     "SG501": "the body is longer than the guidance (5,000 tokens or 500 lines)",
@@ -50,6 +51,16 @@ class Diagnostic(BaseModel):
     code: str
     message: str
     severity: Severity = Severity.ERROR
+
+    @field_validator("path", "message")
+    @classmethod
+    def _printable(cls, text: str) -> str:
+        """File names that are not UTF-8 are shown with replacement characters, never as surrogates."""
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
     def __str__(self) -> str:
         level = "" if self.severity is Severity.ERROR else "warning: "

@@ -73,6 +73,7 @@ class RenderError(SkillgateError):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message if line is None else f"line {line}: {message}")
         self.line = line
+        self.detail = message
 
 
 class ToolNotAllowed(SkillgateError):

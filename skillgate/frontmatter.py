@@ -1,39 +1,48 @@
 """SKILL.md: Agent Skills frontmatter (the single source of its rules) and the body.
 
-The frontmatter model follows the Agent Skills specification exactly: only its keys
-are allowed, with its limits. Parsing never raises: it returns what it could read and
-the diagnostics for the rest, each with the line of the offending key.
+The rules are those of the Agent Skills reference validator (`skills-ref`), exactly:
+the YAML is read the way its strictyaml parser reads it (every value is text; flow
+style, tags, anchors and duplicate keys are refused), a name is NFKC-normalised
+lowercase letters or digits (any script) and single hyphens, and a description is
+non-blank. Where skillgate would be stricter than the reference it warns instead.
+
+Parsing never raises: it returns what it could read and the diagnostics for the
+rest, each with the line of the offending key.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from skillgate.diagnostics import Diagnostic
+from skillgate.diagnostics import Diagnostic, Severity
+from skillgate.limits import YAML_DEPTH
 
-SkillName = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$"),
-]
-
-NAME_RULE = "1-64 lowercase letters, digits and single hyphens, not starting or ending with a hyphen"
+NAME_RULE = (
+    "1-64 lowercase letters or digits and single hyphens, not starting or ending with a hyphen, "
+    "equal to the folder name"
+)
+MAX_NAME = 64
+MAX_DESCRIPTION = 1024
+MAX_COMPATIBILITY = 500
+ALLOWED_KEYS = ("allowed-tools", "compatibility", "description", "license", "metadata", "name")
 
 
 class SkillFrontmatter(BaseModel):
-    """The frontmatter of a SKILL.md, as the Agent Skills specification defines it."""
+    """The frontmatter of a SKILL.md, once it passed `check_fields`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    name: SkillName
-    description: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    name: str
+    description: str
     license: str | None = None
-    compatibility: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    compatibility: str | None = None
     metadata: dict[str, str] | None = None
     allowed_tools: str | None = Field(default=None, alias="allowed-tools")
 
@@ -55,6 +64,24 @@ _FENCE = re.compile(r"^---[ \t]*$")
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _TextLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """Every plain scalar is text, as strictyaml reads it (`1.0` stays "1.0", `yes` stays "yes")."""
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}
+
+
+# Tokens strictyaml refuses, and what to write instead.
+_REFUSED = {
+    yaml.FlowMappingStartToken: "flow style ({...}) is not allowed; write the mapping in block style, "
+    "one 'key: value' per line, or quote the value if it is text",
+    yaml.FlowSequenceStartToken: "flow style ([...]) is not allowed; write the list in block style, "
+    "one '- item' per line, or quote the value if it is text",
+    yaml.TagToken: "YAML tags (!!int, !!timestamp...) are not allowed; every value is text",
+    yaml.AnchorToken: "YAML anchors (&name) are not allowed; write the value out",
+    yaml.AliasToken: "YAML aliases (*name) are not allowed; write the value out",
+}
+
+
 def parse_skill_file(text: str, path: Path) -> ParsedSkillFile:
     """Split SKILL.md into frontmatter and body and validate the frontmatter."""
     lines = text.splitlines(keepends=True)
@@ -63,13 +90,32 @@ def parse_skill_file(text: str, path: Path) -> ParsedSkillFile:
     end = next((i for i in range(1, len(lines)) if _FENCE.match(lines[i].rstrip("\r\n"))), None)
     if end is None:
         return ParsedSkillFile(None, text, 1, [_no_frontmatter(path)])
-    yaml_text = "".join(lines[1:end])
     body = "".join(lines[end + 1 :])
     body_line = end + 2
+    data, key_lines, problem = _load_yaml("".join(lines[1:end]), path)
+    if problem is not None:
+        return ParsedSkillFile(None, body, body_line, [problem])
+    if not isinstance(data, dict):
+        problem = Diagnostic.at(path, "SG102", "frontmatter must be a mapping of keys to values", 2)
+        return ParsedSkillFile(None, body, body_line, [problem])
+    frontmatter, diagnostics = check_fields(data, path, key_lines)
+    return ParsedSkillFile(frontmatter, body, body_line, diagnostics)
+
+
+def _load_yaml(text: str, path: Path) -> tuple[Any, dict[str, int], Diagnostic | None]:
+    """The frontmatter's data and its keys' lines in SKILL.md, or the first problem."""
     try:
-        loader = _SafeLoader(yaml_text)
-        try:  # one parse: the node tree gives the keys' lines, and the values are built from it
+        for token in yaml.scan(text, Loader=_TextLoader):
+            refused = _REFUSED.get(type(token))
+            if refused is not None:
+                mark = token.start_mark
+                return None, {}, Diagnostic.at(path, "SG102", refused, mark.line + 2, mark.column + 1)
+        loader = _TextLoader(text)
+        try:
             node = loader.get_single_node()
+            problem = _check_nodes(node, path)
+            if problem is not None:
+                return None, {}, problem
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -77,35 +123,36 @@ def parse_skill_file(text: str, path: Path) -> ParsedSkillFile:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
         col = mark.column + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        return ParsedSkillFile(
-            None,
-            body,
-            body_line,
-            [
-                Diagnostic.at(
-                    path,
-                    "SG102",
-                    f"frontmatter is not valid YAML: {problem}; quote values that contain ': '",
-                    line,
-                    col,
-                )
-            ],
-        )
-    if not isinstance(data, dict):
-        return ParsedSkillFile(
-            None,
-            body,
-            body_line,
-            [Diagnostic.at(path, "SG102", "frontmatter must be a mapping of keys to values", 2)],
-        )
-    key_lines = _key_lines(node)
-    try:
-        frontmatter = SkillFrontmatter.model_validate(data)
-    except ValidationError as exc:
-        diagnostics = [_field_diagnostic(path, err, key_lines) for err in exc.errors()]
-        return ParsedSkillFile(None, body, body_line, diagnostics)
-    return ParsedSkillFile(frontmatter, body, body_line)
+        problem_text = getattr(exc, "problem", None) or str(exc)
+        message = f"frontmatter is not valid YAML: {problem_text}; quote values that contain ': '"
+        return None, {}, Diagnostic.at(path, "SG102", message, line, col)
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:  # defence in depth
+        message = f"frontmatter could not be read: {type(exc).__name__}; simplify it"
+        return None, {}, Diagnostic.at(path, "SG102", message, 2)
+    return data, _key_lines(node), None
+
+
+def _check_nodes(root: yaml.Node | None, path: Path) -> Diagnostic | None:
+    """Depth and duplicate keys, walked without recursion."""
+    stack = [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        line = node.start_mark.line + 2
+        if depth > YAML_DEPTH:
+            message = f"frontmatter is nested more than {YAML_DEPTH} levels deep; flatten it"
+            return Diagnostic.at(path, "SG102", message, line)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                name = str(key.value)
+                if name in seen:
+                    message = f"key {name!r} appears twice; keep one"
+                    return Diagnostic.at(path, "SG102", message, key.start_mark.line + 2)
+                seen.add(name)
+                stack += [(key, depth + 1), (value, depth + 1)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, depth + 1) for item in node.value]
+    return None
 
 
 def _no_frontmatter(path: Path) -> Diagnostic:
@@ -124,26 +171,89 @@ def _key_lines(node: yaml.Node | None) -> dict[str, int]:
     return {str(key.value): key.start_mark.line + 2 for key, _ in node.value}
 
 
-_ALLOWED_KEYS = sorted(f.alias or name for name, f in SkillFrontmatter.model_fields.items())
+def normalize_name(name: str) -> str:
+    return unicodedata.normalize("NFKC", name.strip())
 
 
-def _field_diagnostic(path: Path, err: object, key_lines: dict[str, int]) -> Diagnostic:
-    assert isinstance(err, dict)
-    loc = err.get("loc", ())
-    key = str(loc[0]) if loc else ""
-    line = key_lines.get(key, 2)
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return Diagnostic.at(
-            path,
-            "SG104",
-            f"unknown frontmatter key {key!r}: the Agent Skills specification allows only "
-            f"{', '.join(_ALLOWED_KEYS)}; put custom data under 'metadata'",
-            line,
+def name_problems(name: str) -> list[str]:
+    """What is wrong with a skill name, by the reference validator's rules (empty: nothing)."""
+    if not name.strip():
+        return ["'name' must be a non-empty string"]
+    name = normalize_name(name)
+    problems = []
+    if len(name) > MAX_NAME:
+        problems.append(f"'name' is {len(name)} characters; the limit is {MAX_NAME}")
+    if name != name.lower():
+        problems.append("'name' must be lowercase")
+    if name.startswith("-") or name.endswith("-"):
+        problems.append("'name' cannot start or end with a hyphen")
+    if "--" in name:
+        problems.append("'name' cannot contain consecutive hyphens")
+    if not all(c.isalnum() or c == "-" for c in name):
+        problems.append("'name' may hold only letters, digits and hyphens")
+    return problems
+
+
+def check_fields(
+    data: dict[Any, Any], path: Path, key_lines: dict[str, int]
+) -> tuple[SkillFrontmatter | None, list[Diagnostic]]:
+    """Validate frontmatter data by the reference's rules; warnings where skillgate would be stricter."""
+    found: list[Diagnostic] = []
+
+    def error(key: str, message: str) -> None:
+        found.append(Diagnostic.at(path, "SG103", message, key_lines.get(key, 2)))
+
+    def warn(key: str, message: str) -> None:
+        found.append(Diagnostic.at(path, "SG103", message, key_lines.get(key, 2), severity=Severity.WARNING))
+
+    extra = sorted(str(k) for k in data if k not in ALLOWED_KEYS)
+    for key in extra:
+        found.append(
+            Diagnostic.at(
+                path,
+                "SG104",
+                f"unknown frontmatter key {key!r}: the Agent Skills specification allows only "
+                f"{', '.join(ALLOWED_KEYS)}; put custom data under 'metadata'",
+                key_lines.get(key, 2),
+            )
         )
-    if kind == "missing":
-        return Diagnostic.at(path, "SG103", f"frontmatter needs {key!r}", 2)
-    if key == "name" and kind == "string_pattern_mismatch":
-        return Diagnostic.at(path, "SG103", f"'name' must be {NAME_RULE}", line)
-    where = ".".join(str(p) for p in loc)
-    return Diagnostic.at(path, "SG103", f"{where!r}: {err.get('msg', 'invalid')}", line)
+    fields: dict[str, Any] = {}
+    for key in ("name", "description"):
+        if key not in data:
+            found.append(Diagnostic.at(path, "SG103", f"frontmatter needs {key!r}", 2))
+        elif not isinstance(data[key], str) or not data[key].strip():
+            error(key, f"{key!r} must be a non-empty string")
+        else:
+            fields[key] = data[key]
+    if "name" in fields:
+        for problem in name_problems(fields["name"]):
+            error("name", f"{problem} ({NAME_RULE})")
+        fields["name"] = normalize_name(fields["name"])
+        if not fields["name"].isascii():
+            warn("name", "a non-ASCII name is valid, but some MCP clients accept only ASCII tool and URI names")
+    if len(fields.get("description", "")) > MAX_DESCRIPTION:
+        error("description", f"'description' is {len(fields['description'])} characters; the limit is 1024")
+    compatibility = data.get("compatibility")
+    if compatibility is not None:
+        if not isinstance(compatibility, str):
+            error("compatibility", "'compatibility' must be a string")
+        elif len(compatibility) > MAX_COMPATIBILITY:
+            error("compatibility", f"'compatibility' is {len(compatibility)} characters; the limit is 500")
+        else:
+            fields["compatibility"] = compatibility
+    for key in ("license", "allowed-tools"):
+        value = data.get(key)
+        if isinstance(value, str):
+            fields[key] = value
+        elif value is not None:
+            warn(key, f"{key!r} should be a string; it is ignored")
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict):
+        if any(not isinstance(v, str) for v in metadata.values()):
+            warn("metadata", "'metadata' values should be strings; nested values are kept as their text")
+        fields["metadata"] = {str(k): str(v) for k, v in metadata.items()}
+    elif metadata is not None and metadata != "":
+        warn("metadata", "'metadata' should be a mapping of keys to strings; it is ignored")
+    if any(d.severity is Severity.ERROR for d in found):
+        return None, found
+    return SkillFrontmatter.model_validate(fields), found

@@ -36,7 +36,7 @@ from skillgate.models import FileInfo, LoadedFile, LoadedSkill, Section, SkillPa
 from skillgate.pool import UpstreamPool
 from skillgate.profile import EVERYTHING, Profile
 from skillgate.ranking import HybridIndex, Ranker
-from skillgate.render import render_template
+from skillgate.render_worker import RenderWorkers
 from skillgate.search import SearchDocument
 from skillgate.sections import chunks, extract_section, find_sections, section_text
 from skillgate.skill import Skill
@@ -59,9 +59,11 @@ class Gateway:
         pool: UpstreamPool,
         drift: DriftPolicy = "block",
         ranker: Ranker | None = None,
+        renderer: RenderWorkers | None = None,
     ) -> None:
         self._catalog = catalog
         self.ranker = ranker or Ranker(None)
+        self.renderer = renderer or RenderWorkers()
         self._render_cache: dict[str, tuple[Skill, Rendered]] = {}
         self.pool = pool
         self.drift = drift
@@ -219,7 +221,8 @@ class Gateway:
     ) -> str:
         if tools is None:
             tools = await self.tools_of(skill, view)
-        return render_template(
+        return await self.renderer.render(
+            skill.name,
             skill.body,
             skill.dir,
             skill=skill.frontmatter.model_dump(by_alias=True, exclude_none=True),

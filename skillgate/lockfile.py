@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skillgate.binding import ServerBinding
 from skillgate.diagnostics import Diagnostic
+from skillgate.limits import LOCK_BYTES
+from skillgate.reading import Unreadable, load_json
 
 LOCK_NAME = "tools.lock.json"
 LOCK_VERSION = 1
@@ -103,8 +105,8 @@ def lock_server(binding: ServerBinding, tools: list[types.Tool]) -> LockedServer
 
 def read_lock(path: Path) -> tuple[LockFile | None, list[Diagnostic]]:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = load_json(path, LOCK_BYTES)
+    except Unreadable as exc:
         return None, [Diagnostic.at(path, "SG401", f"cannot read the lock: {exc}")]
     except json.JSONDecodeError as exc:
         return None, [

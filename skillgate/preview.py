@@ -29,9 +29,11 @@ from skillgate.errors import SkillgateError, SkillNotFound
 from skillgate.evals import DEFAULT_K, run_skill_queries
 from skillgate.gateway import Gateway
 from skillgate.html_render import markdown_to_html
+from skillgate.limits import SKILL_MD_BYTES
 from skillgate.models import dump
 from skillgate.pool import UpstreamPool
 from skillgate.ranking import Ranker
+from skillgate.reading import Unreadable, read_text
 from skillgate.reload import Reloader
 from skillgate.render import template_variables
 from skillgate.skill import Skill
@@ -127,7 +129,7 @@ class Preview:
             "generation": self.gateway.generation,
             "variables": template_variables(skill.body, skill.dir),
             "vars": variables,
-            "source": skill.skill_md.read_text(encoding="utf-8"),
+            "source": _source(skill),
             "files": [{"path": f.path, "size": f.size} for f in skill.files],
             "diagnostics": [str(d) for d in self.diagnostics(catalog) if d.path.startswith(folder)],
             "error": None,
@@ -215,3 +217,11 @@ def build_preview(
     )
     app.state.preview = preview
     return app
+
+
+def _source(skill: Skill) -> str:
+    """SKILL.md as written (it may have changed or gone since the catalog was loaded)."""
+    try:
+        return read_text(skill.skill_md, SKILL_MD_BYTES)
+    except Unreadable as exc:
+        return f"(SKILL.md cannot be read: {exc})"

@@ -3,11 +3,17 @@
 The context holds `skill` (frontmatter), `tools` (allowed tools with schemas),
 `vars` (caller-supplied variables) and `client` (name/version of the MCP client).
 Undefined names are errors (defaults are written in the template with `default`),
-`{% include %}` reaches only files inside the skill folder, and the output is capped.
+`{% include %}` reaches only the skill's servable files (never mcp.json, .env or
+SKILL.md itself), `*` and `**` refuse results beyond fixed sizes, and the output is
+capped. Templates nested too deeply for Jinja and Python are refused when the catalog
+loads. Rendering itself runs in a worker process (`render_worker`), under a time and
+memory limit.
 """
 
 from __future__ import annotations
 
+import math
+import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +24,25 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from skillgate.errors import RenderError
+from skillgate.limits import (
+    INCLUDE_BYTES,
+    PATH_CHARS,
+    RENDER_INT_DIGITS,
+    RENDER_OUTPUT_CHARS,
+    RENDER_SEQUENCE_ITEMS,
+    TEMPLATE_EXPRESSION_DEPTH,
+    TEMPLATE_NESTING,
+)
+from skillgate.reading import Unreadable, read_text
+from skillgate.skill import servable
 
-MAX_OUTPUT_CHARS = 200_000
+MAX_OUTPUT_CHARS = RENDER_OUTPUT_CHARS
+LIPSUM_MAX = 20
 
 
 class _SkillFolderLoader(jinja2.BaseLoader):
-    """Loads included templates from the skill folder only (no `..`, no symlinks out)."""
+    """Loads included templates from the skill's servable files only (no `..`, no links out,
+    no configuration such as mcp.json or .env, not SKILL.md itself)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder.resolve()
@@ -31,22 +50,71 @@ class _SkillFolderLoader(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        target = (self.folder / template).resolve()
-        if not target.is_relative_to(self.folder) or not target.is_file():
+        name = posixpath.normpath(template[:PATH_CHARS])
+        if name == ".." or name.startswith(("../", "/")):
             raise jinja2.TemplateNotFound(
-                f"{template} (includes must name a file inside the skill folder, relative to it)"
+                f"{name} (includes must name a file inside the skill folder, relative to it)"
             )
-        mtime = target.stat().st_mtime
-        return target.read_text(encoding="utf-8"), str(target), lambda: target.stat().st_mtime == mtime
+        if not servable(name):
+            raise jinja2.TemplateNotFound(
+                f"{name} (configuration, hidden files and SKILL.md itself cannot be included)"
+            )
+        try:
+            target = (self.folder / name).resolve(strict=True)
+            if not target.is_relative_to(self.folder) or not servable(target.relative_to(self.folder).as_posix()):
+                raise Unreadable("it is outside the skill's servable files")
+            text = read_text(target, INCLUDE_BYTES)
+        except (OSError, ValueError, RuntimeError, Unreadable):
+            raise jinja2.TemplateNotFound(
+                f"{name} (includes must name a file inside the skill folder, relative to it)"
+            ) from None
+        return text, str(target), lambda: False
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with `*` and `**` refusing results too large to build."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
+            if right > 0 and right * math.log10(abs(left)) > RENDER_INT_DIGITS:
+                raise SecurityError(f"a power with more than {RENDER_INT_DIGITS} digits")
+        if operator == "*":
+            sized, times = (left, right) if isinstance(right, int) else (right, left)
+            if isinstance(sized, str | list | tuple) and isinstance(times, int):
+                if len(sized) * times > RENDER_SEQUENCE_ITEMS:
+                    raise SecurityError(f"a repeated string or list longer than {RENDER_SEQUENCE_ITEMS:,}")
+            elif isinstance(left, int) and isinstance(right, int):
+                if _digits(left) + _digits(right) > RENDER_INT_DIGITS:
+                    raise SecurityError(f"a product with more than {RENDER_INT_DIGITS} digits")
+        return super().call_binop(context, operator, left, right)
+
+
+def _digits(n: int) -> int:
+    return max(1, math.ceil(abs(n).bit_length() * math.log10(2)))
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
+    """Jinja's `lipsum`, capped (its own signature, so `min`/`max` shadow the builtins here)."""
+    from jinja2.utils import generate_lorem_ipsum
+
+    def cap(value: int, limit: int) -> int:
+        return value if value < limit else limit
+
+    return str(generate_lorem_ipsum(n=cap(n, LIPSUM_MAX), html=html, min=cap(min, 100), max=cap(max, 100)))
 
 
 def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         loader=_SkillFolderLoader(folder),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
+        cache_size=0,
     )
+    env.globals["lipsum"] = _lipsum
+    return env
 
 
 @dataclass(frozen=True)
@@ -63,16 +131,67 @@ def check_template(body: str, folder: Path) -> TemplateCheck:
     if "{{" not in body and "{%" not in body and "{#" not in body:
         return TemplateCheck(None, [])  # plain Markdown: nothing for Jinja to parse
 
+    env = _environment(folder)
     try:
-        tree = _environment(folder).parse(body)
+        nesting = _too_nested(env, body)
+        if nesting is not None:
+            return TemplateCheck(nesting, [])
+        tree = env.parse(body)
     except jinja2.TemplateSyntaxError as exc:
         return TemplateCheck((exc.lineno, exc.message or "syntax error"), [])
+    except (RecursionError, MemoryError, SyntaxError):  # a backstop behind the nesting limits
+        return TemplateCheck((1, "the template is too complex to parse; simplify it"), [])
     includes = [
         (str(node.template.value), node.lineno)
         for node in tree.find_all(nodes.Include)
         if isinstance(node.template, nodes.Const)
     ]
     return TemplateCheck(None, includes)
+
+
+_OPENERS = frozenset({"for", "if", "macro", "call", "filter", "block", "with", "autoescape", "trans"})
+_CHAIN = frozenset({"|", ".", "+", "-", "*", "/", "//", "%", "**", "~", "==", "!=", "<", "<=", ">", ">="})
+
+
+def _too_nested(env: jinja2.Environment, body: str) -> tuple[int, str] | None:
+    """The first place the template nests deeper than the limits Jinja and Python can compile.
+
+    Read from the token stream, which has no recursion: blocks inside blocks (Python allows
+    20 nested loops), brackets inside brackets, and operators or filters chained in one
+    expression (each becomes one more level of nesting in the generated code).
+    """
+    blocks: list[str] = []
+    brackets = chain = 0
+    tag: list[str] | None = None  # the words of the block tag being read, if inside one
+    for line, kind, value in env.lex(body):
+        if kind in ("variable_begin", "block_begin"):
+            brackets = chain = 0
+            tag = [] if kind == "block_begin" else None
+        elif kind == "block_end" and tag:
+            word = tag[0]
+            if word in _OPENERS or (word == "set" and "=" not in tag):
+                blocks.append(word)
+                if len(blocks) > TEMPLATE_NESTING:
+                    return line, f"blocks are nested more than {TEMPLATE_NESTING} deep; split the template"
+            elif word.startswith("end") and blocks:
+                blocks.pop()
+            tag = None
+        elif kind in ("name", "operator") and tag is not None:
+            tag.append(value)
+        if kind == "operator":
+            if value in ("(", "[", "{"):
+                brackets += 1
+            elif value in (")", "]", "}"):
+                brackets -= 1
+            elif value in _CHAIN:
+                chain += 1
+            if brackets > TEMPLATE_EXPRESSION_DEPTH or chain > 2 * TEMPLATE_EXPRESSION_DEPTH:
+                return line, (
+                    f"an expression nests brackets more than {TEMPLATE_EXPRESSION_DEPTH} deep or chains "
+                    f"more than {2 * TEMPLATE_EXPRESSION_DEPTH} operators and filters; split it with "
+                    "{% set %}"
+                )
+    return None
 
 
 def render_template(
@@ -120,6 +239,14 @@ def render_template(
         ) from None
     except jinja2.TemplateNotFound as exc:
         raise RenderError(f"include not found: {exc.message}", _template_line(exc, line_offset)) from None
+    except RecursionError as exc:
+        raise RenderError(
+            "the template recursed too deeply (a macro that calls itself, or files that include "
+            "each other); break the cycle",
+            _template_line(exc, line_offset),
+        ) from None
+    except MemoryError:
+        raise RenderError("the template used more memory than rendering may; build less text") from None
     except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, OverflowError) as exc:
         raise RenderError(f"the template failed: {exc}", _template_line(exc, line_offset)) from None
 

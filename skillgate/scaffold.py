@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from skillgate.binding import ServerEntry
 from skillgate.errors import UsageError
-from skillgate.frontmatter import NAME_RULE, SkillFrontmatter
+from skillgate.frontmatter import MAX_DESCRIPTION, NAME_RULE, name_problems, normalize_name
 
 SKILL_TEMPLATE = """---
 name: {name}
@@ -64,12 +64,11 @@ def create_skill(
 ) -> Path:
     """Write `parent/name/SKILL.md` (and mcp.json when bound); refuse to overwrite anything."""
     description = description or f"TODO: say what {name} does and when an agent should use it."
-    try:
-        SkillFrontmatter(name=name, description=description)
-    except ValidationError as exc:
-        field = str(exc.errors()[0]["loc"][0])
-        rule = NAME_RULE if field == "name" else exc.errors()[0]["msg"]
-        raise UsageError(f"{field} {locals()[field]!r} is not valid: {rule}") from None
+    problems = name_problems(name)
+    if problems or name != normalize_name(name):
+        raise UsageError(f"name {name!r} is not valid: {NAME_RULE}")
+    if not description.strip() or len(description) > MAX_DESCRIPTION:
+        raise UsageError(f"description is not valid: 1-{MAX_DESCRIPTION} characters, not blank")
     folder = parent / name
     if folder.exists():
         raise UsageError(f"{folder} already exists; choose another name or remove it first")

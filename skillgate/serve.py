@@ -56,7 +56,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
     audit = open_audit(settings)
     async with anyio.create_task_group() as tg, UpstreamPool(os.environ) as pool:
         tg.start_soon(_exit_on_signal_stdio, pool)
-        gateway = Gateway(catalog, pool, settings.drift, search_ranker(settings))
+        gateway = Gateway(catalog, pool, settings.drift, search_ranker(settings), settings.render.workers_pool())
         gateway.warm_up(settings.warm)
         app = SkillgateServer(
             gateway,
@@ -117,7 +117,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
     tokens = http_tokens(settings, os.environ)
     audit = open_audit(settings)
     async with UpstreamPool(os.environ) as pool:
-        gateway = Gateway(catalog, pool, settings.drift, search_ranker(settings))
+        gateway = Gateway(catalog, pool, settings.drift, search_ranker(settings), settings.render.workers_pool())
         gateway.warm_up(settings.warm)
         servers = {
             name: SkillgateServer(

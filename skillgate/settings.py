@@ -32,6 +32,11 @@ url = "http://127.0.0.1:11434/v1"   # http only: an OpenAI-style /v1/embeddings 
 model = "nomic-embed-text"  # http only: the model name it serves
 timeout = 5.0               # http only: seconds per request before falling back to BM25
 cache_dir = "~/.cache/skillgate"   # where skill vectors are kept between runs
+
+[render]
+timeout = 2.0               # seconds a template may take to render (then: a tool error)
+memory_mb = 512             # address space of each render worker process
+workers = 2                 # render worker processes
 ```
 """
 
@@ -47,6 +52,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from skillgate.binding import DriftPolicy
 from skillgate.errors import UsageError
+from skillgate.limits import JSON_DEPTH, RENDER_MEMORY_MB, RENDER_SECONDS, SETTINGS_BYTES
+from skillgate.reading import Unreadable, read_text, too_deep
+from skillgate.render_worker import RenderWorkers
 from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
 
 PROFILE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -99,6 +107,21 @@ class SearchSettings(_Settings):
         return self
 
 
+class RenderSettings(_Settings):
+    timeout: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=RENDER_SECONDS, description="Seconds a template may take to render before it is stopped."
+    )
+    memory_mb: Annotated[int, Field(ge=64, le=65536)] = Field(
+        default=RENDER_MEMORY_MB, description="Address space (MB) of each render worker process."
+    )
+    workers: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=2, description="Render worker processes (renders beyond this many wait for one)."
+    )
+
+    def workers_pool(self) -> RenderWorkers:
+        return RenderWorkers(self.timeout, self.memory_mb, self.workers)
+
+
 class Settings(_Settings):
     host: str = Field(default="127.0.0.1", description="Address --http binds.")
     port: Annotated[int, Field(ge=0, le=65535)] = Field(default=8000, description="Port --http binds.")
@@ -123,6 +146,7 @@ class Settings(_Settings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     reload: ReloadSettings = Field(default_factory=ReloadSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    render: RenderSettings = Field(default_factory=RenderSettings)
 
     @field_validator("profiles")
     @classmethod
@@ -171,11 +195,15 @@ def load_settings(path: Path | None) -> Settings:
     if path is None:
         return Settings()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read the settings file {str(path)!r}: {exc.strerror}") from None
+        data = tomllib.loads(read_text(path, SETTINGS_BYTES))
+    except Unreadable as exc:
+        raise UsageError(f"cannot read the settings file {str(path)!r}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        data = None
+    if data is None or too_deep(data, JSON_DEPTH):
+        raise UsageError(f"{path}: values are nested more than {JSON_DEPTH} levels deep; flatten them")
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

@@ -47,7 +47,7 @@ def test_catalog_page_and_its_twin(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "greet" in page.text and "Greet someone warmly." in page.text
-    assert "broken/SKILL.md:4:1: SG102" in page.text  # diagnostics inline
+    assert "broken/SKILL.md:3:14: SG102" in page.text  # diagnostics inline
     twin = client.get("/index.json").json()
     assert [s["name"] for s in twin["skills"]] == ["escape", "greet", "hostile"]
     assert any("SG102" in d for d in twin["diagnostics"])
