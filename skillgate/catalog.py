@@ -18,10 +18,9 @@ from pathlib import Path
 from skillgate.binding import ServerBinding, ServerEntry, merge_bindings, read_mcp_json
 from skillgate.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.errors import SkillNotFound, UsageError
-from skillgate.frontmatter import parse_skill_file
-from skillgate.lockfile import LOCK_NAME, LockFile, read_lock
-from skillgate.frontmatter import normalize_name
+from skillgate.frontmatter import normalize_name, parse_skill_file
 from skillgate.limits import PATH_CHARS, SKILL_MD_BYTES
+from skillgate.lockfile import LOCK_NAME, LockFile, read_lock
 from skillgate.reading import Unreadable, read_text
 from skillgate.render import check_template
 from skillgate.skill import SKILL_FILES, SKIP_DIRS, Skill, find_headings, list_files

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,7 +67,7 @@ _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 class _TextLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """Every plain scalar is text, as strictyaml reads it (`1.0` stays "1.0", `yes` stays "yes")."""
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
 
 
 # Tokens strictyaml refuses, and what to write instead.
@@ -230,7 +230,7 @@ def check_fields(
             error("name", f"{problem} ({NAME_RULE})")
         fields["name"] = normalize_name(fields["name"])
         if not fields["name"].isascii():
-            warn("name", "a non-ASCII name is valid, but some MCP clients accept only ASCII tool and URI names")
+            warn("name", "a non-ASCII name is valid, but some MCP clients accept only ASCII names")
     if len(fields.get("description", "")) > MAX_DESCRIPTION:
         error("description", f"'description' is {len(fields['description'])} characters; the limit is 1024")
     compatibility = data.get("compatibility")

@@ -61,7 +61,8 @@ class _SkillFolderLoader(jinja2.BaseLoader):
             )
         try:
             target = (self.folder / name).resolve(strict=True)
-            if not target.is_relative_to(self.folder) or not servable(target.relative_to(self.folder).as_posix()):
+            inside = target.is_relative_to(self.folder)
+            if not inside or not servable(target.relative_to(self.folder).as_posix()):
                 raise Unreadable("it is outside the skill's servable files")
             text = read_text(target, INCLUDE_BYTES)
         except (OSError, ValueError, RuntimeError, Unreadable):
@@ -77,17 +78,17 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
-            if right > 0 and right * math.log10(abs(left)) > RENDER_INT_DIGITS:
-                raise SecurityError(f"a power with more than {RENDER_INT_DIGITS} digits")
+        both_int = isinstance(left, int) and isinstance(right, int)
+        huge_power = both_int and abs(left) > 1 and right * math.log10(abs(left)) > RENDER_INT_DIGITS
+        if operator == "**" and huge_power:
+            raise SecurityError(f"a power with more than {RENDER_INT_DIGITS} digits")
         if operator == "*":
             sized, times = (left, right) if isinstance(right, int) else (right, left)
-            if isinstance(sized, str | list | tuple) and isinstance(times, int):
-                if len(sized) * times > RENDER_SEQUENCE_ITEMS:
-                    raise SecurityError(f"a repeated string or list longer than {RENDER_SEQUENCE_ITEMS:,}")
-            elif isinstance(left, int) and isinstance(right, int):
-                if _digits(left) + _digits(right) > RENDER_INT_DIGITS:
-                    raise SecurityError(f"a product with more than {RENDER_INT_DIGITS} digits")
+            repeats = isinstance(sized, str | list | tuple) and isinstance(times, int)
+            if repeats and len(sized) * times > RENDER_SEQUENCE_ITEMS:
+                raise SecurityError(f"a repeated string or list longer than {RENDER_SEQUENCE_ITEMS:,}")
+            if both_int and _digits(left) + _digits(right) > RENDER_INT_DIGITS:
+                raise SecurityError(f"a product with more than {RENDER_INT_DIGITS} digits")
         return super().call_binop(context, operator, left, right)
 
 
@@ -95,7 +96,7 @@ def _digits(n: int) -> int:
     return max(1, math.ceil(abs(n).bit_length() * math.log10(2)))
 
 
-def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
     """Jinja's `lipsum`, capped (its own signature, so `min`/`max` shadow the builtins here)."""
     from jinja2.utils import generate_lorem_ipsum
 

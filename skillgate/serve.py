@@ -42,6 +42,10 @@ def search_ranker(settings: Settings, environ: Mapping[str, str] = os.environ) -
     return ranker_for(settings.search, folder.expanduser() if folder else user_cache_folder(environ))
 
 
+def _gateway(catalog: Catalog, pool: UpstreamPool, settings: Settings) -> Gateway:
+    return Gateway(catalog, pool, settings.drift, search_ranker(settings), settings.render.workers_pool())
+
+
 def open_audit(settings: Settings) -> AuditLog | None:
     audit = settings.audit
     if audit.path is None:
@@ -56,7 +60,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
     audit = open_audit(settings)
     async with anyio.create_task_group() as tg, UpstreamPool(os.environ) as pool:
         tg.start_soon(_exit_on_signal_stdio, pool)
-        gateway = Gateway(catalog, pool, settings.drift, search_ranker(settings), settings.render.workers_pool())
+        gateway = _gateway(catalog, pool, settings)
         gateway.warm_up(settings.warm)
         app = SkillgateServer(
             gateway,
@@ -117,7 +121,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
     tokens = http_tokens(settings, os.environ)
     audit = open_audit(settings)
     async with UpstreamPool(os.environ) as pool:
-        gateway = Gateway(catalog, pool, settings.drift, search_ranker(settings), settings.render.workers_pool())
+        gateway = _gateway(catalog, pool, settings)
         gateway.warm_up(settings.warm)
         servers = {
             name: SkillgateServer(

@@ -53,9 +53,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from skillgate.binding import DriftPolicy
 from skillgate.errors import UsageError
 from skillgate.limits import JSON_DEPTH, RENDER_MEMORY_MB, RENDER_SECONDS, SETTINGS_BYTES
+from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
 from skillgate.reading import Unreadable, read_text, too_deep
 from skillgate.render_worker import RenderWorkers
-from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
 
 PROFILE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 

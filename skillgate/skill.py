@@ -12,8 +12,8 @@ from markdown_it import MarkdownIt
 from skillgate.binding import ServerBinding
 from skillgate.errors import FileNotInSkill
 from skillgate.frontmatter import SkillFrontmatter
-from skillgate.limits import SERVED_FILE_BYTES as MAX_FILE_BYTES
 from skillgate.limits import PATH_CHARS
+from skillgate.limits import SERVED_FILE_BYTES as MAX_FILE_BYTES
 from skillgate.lockfile import LockFile
 from skillgate.reading import Unreadable, read_bytes
 
