@@ -93,10 +93,12 @@ def suggest(name: str, names: list[str]) -> list[str]:
 
 def display_path(path: Path, root: Path) -> str:
     """Paths in diagnostics are relative to the catalog's parent, as a user typed them."""
-    try:
-        return path.resolve().relative_to(root.parent).as_posix()
-    except ValueError:
-        return str(path)
+    for candidate in (path, path.parent.resolve() / path.name):  # never resolve the file: it may loop
+        try:
+            return candidate.relative_to(root.parent).as_posix()
+        except (ValueError, OSError, RuntimeError):
+            continue
+    return str(path)
 
 
 def _skill_dirs(root: Path) -> Iterator[tuple[Path, str]]:

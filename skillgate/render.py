@@ -78,18 +78,27 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
-        both_int = isinstance(left, int) and isinstance(right, int)
-        huge_power = both_int and abs(left) > 1 and right * math.log10(abs(left)) > RENDER_INT_DIGITS
-        if operator == "**" and huge_power:
-            raise SecurityError(f"a power with more than {RENDER_INT_DIGITS} digits")
-        if operator == "*":
-            sized, times = (left, right) if isinstance(right, int) else (right, left)
-            repeats = isinstance(sized, str | list | tuple) and isinstance(times, int)
-            if repeats and len(sized) * times > RENDER_SEQUENCE_ITEMS:
-                raise SecurityError(f"a repeated string or list longer than {RENDER_SEQUENCE_ITEMS:,}")
-            if both_int and _digits(left) + _digits(right) > RENDER_INT_DIGITS:
-                raise SecurityError(f"a product with more than {RENDER_INT_DIGITS} digits")
+        if _too_large(operator, left, right):
+            raise SecurityError(
+                f"{operator!r} would build a number over {RENDER_INT_DIGITS} digits or a string or list "
+                f"over {RENDER_SEQUENCE_ITEMS:,} items"
+            )
         return super().call_binop(context, operator, left, right)
+
+
+def _too_large(operator: str, left: Any, right: Any) -> bool:
+    """Whether `left operator right` would build a huge number, string or list (checked before)."""
+    ints = isinstance(left, int) and isinstance(right, int)
+    if operator == "**":
+        return ints and abs(left) > 1 and right > 0 and _digits(left) * right > RENDER_INT_DIGITS
+    if ints:
+        return _digits(left) + _digits(right) > RENDER_INT_DIGITS
+    sized, times = (left, right) if isinstance(right, int) else (right, left)
+    return (
+        isinstance(sized, str | list | tuple)
+        and isinstance(times, int)
+        and len(sized) * times > RENDER_SEQUENCE_ITEMS
+    )
 
 
 def _digits(n: int) -> int:
@@ -246,8 +255,6 @@ def render_template(
             "each other); break the cycle",
             _template_line(exc, line_offset),
         ) from None
-    except MemoryError:
-        raise RenderError("the template used more memory than rendering may; build less text") from None
     except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, OverflowError) as exc:
         raise RenderError(f"the template failed: {exc}", _template_line(exc, line_offset)) from None
 

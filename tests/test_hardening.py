@@ -1,0 +1,239 @@
+"""Hostile and careless input: one bad file never takes down the catalog, a template never
+freezes the server, and every limit is a diagnostic or a tool error with a place and a fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from skillgate.catalog import Catalog
+from skillgate.errors import RenderError
+from skillgate.render import render_template
+from skillgate.render_worker import RenderWorkers
+from tests.conftest import gateway_client, text_of, write_skill
+
+CTX = {"skill": {"name": "s"}, "tools": [], "client": {"name": "c", "version": "1"}}
+
+pytestmark = pytest.mark.anyio
+
+
+def _bad_skill(root: Path, name: str, text: str) -> Path:
+    folder = root / name
+    folder.mkdir()
+    (folder / "SKILL.md").write_text(text)
+    return folder
+
+
+def _front(name: str, extra: str = "", body: str = "# T\n") -> str:
+    return f"---\nname: {name}\ndescription: d\n{extra}---\n{body}"
+
+
+# Each: a SKILL.md (or a whole folder) that must be refused with a diagnostic, never a crash.
+HOSTILE_SKILL_MD = {
+    "parens": _front("parens", body="{{ " + "(" * 70 + "1" + ")" * 70 + " }}\n"),
+    "filters": _front("filters", body="{{ 1" + "|string" * 300 + " }}\n"),
+    "blocks": _front("blocks", body="{% if 1 %}" * 250 + "x" + "{% endif %}" * 250 + "\n"),
+    "loops": _front("loops", body="{% for i in x %}" * 25 + "x" + "{% endfor %}" * 25 + "\n"),
+    "indent": _front("indent", body="{% if 1 %}" * 99 + "x" + "{% endif %}" * 99 + "\n"),
+    "big-number": "---\nname: big-number\ndescription: " + "9" * 4400 + "\n---\n",
+    "int-tag": "---\nname: int-tag\ndescription: !!int notanint\n---\n",
+    "date-tag": "---\nname: date-tag\ndescription: d\nlicense: !!timestamp not-a-date\n---\n",
+    "blank": '---\nname: blank\ndescription: " "\n---\n',
+    "deep-yaml": "---\nname: deep-yaml\ndescription: d\nmetadata:\n"
+    + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(40))
+    + "---\n",
+    "huge-body": _front("huge-body", body="x" * 1_000_001),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_SKILL_MD))
+def test_one_bad_skill_md_is_a_diagnostic_and_the_neighbours_load(tmp_path: Path, case: str) -> None:
+    write_skill(tmp_path, "good")
+    _bad_skill(tmp_path, case, HOSTILE_SKILL_MD[case])
+    catalog = Catalog.load(tmp_path)
+    assert list(catalog.skills) == ["good"]
+    (problem,) = [d for d in catalog.errors if f"/{case}/" in d.path]
+    assert problem.code in ("SG100", "SG102", "SG103", "SG301") and problem.line >= 1
+
+
+def test_deep_or_huge_mcp_json_and_lock_are_diagnostics(tmp_path: Path) -> None:
+    write_skill(tmp_path, "good")
+    deep = write_skill(tmp_path, "deep")
+    (deep / "mcp.json").write_text('{"mcpServers": ' + "[" * 1000 + "]" * 1000 + "}")
+    digits = write_skill(tmp_path, "digits")
+    (digits / "mcp.json").write_text('{"mcpServers": {"a": {"command": "x", "timeout": ' + "9" * 4400 + "}}}")
+    lock = write_skill(tmp_path, "lock", servers={"a": {"command": "x"}})
+    (lock / "tools.lock.json").write_text(
+        '{"servers": {"a": {"source": {}, "tools": [' + "[" * 100 + "]" * 100 + "]}}}"
+    )
+    catalog = Catalog.load(tmp_path)
+    assert list(catalog.skills) == ["good"]
+    codes = {Path(d.path).parent.name: d.code for d in catalog.errors}
+    assert codes == {"deep": "SG201", "digits": "SG201", "lock": "SG401"}
+    assert all("nested" in d.message or "digits" in d.message for d in catalog.errors)
+
+
+def test_a_fifo_named_skill_md_is_refused_without_waiting(tmp_path: Path) -> None:
+    write_skill(tmp_path, "good")
+    (tmp_path / "fifo").mkdir()
+    os.mkfifo(tmp_path / "fifo" / "SKILL.md")
+    started = time.perf_counter()
+    catalog = Catalog.load(tmp_path)
+    assert time.perf_counter() - started < 5
+    assert list(catalog.skills) == ["good"]
+    (problem,) = catalog.errors
+    assert problem.code == "SG100" and "not a regular file" in problem.message
+
+
+def test_skill_md_linked_to_dev_zero_is_refused(tmp_path: Path) -> None:
+    write_skill(tmp_path, "good")
+    (tmp_path / "zero").mkdir()
+    (tmp_path / "zero" / "SKILL.md").symlink_to("/dev/zero")
+    catalog = Catalog.load(tmp_path)
+    assert list(catalog.skills) == ["good"] and catalog.errors[0].code == "SG100"
+
+
+def test_odd_relative_links_are_warnings_not_crashes(tmp_path: Path) -> None:
+    skill = write_skill(
+        tmp_path,
+        "links",
+        body=f"[a]({'x' * 300}.md) [b](a\x00b.md) [c](loop.md) [d](%zz.md)\n",
+    )
+    (skill / "loop.md").symlink_to("loop.md")
+    catalog = Catalog.load(tmp_path)
+    assert list(catalog.skills) == ["links"]
+    assert {d.code for d in catalog.diagnostics} == {"SG303", "SG304"}  # SG304: loop.md itself
+
+
+def test_a_description_of_spaces_is_refused_as_the_reference_refuses_it(tmp_path: Path) -> None:
+    _bad_skill(tmp_path, "blank", HOSTILE_SKILL_MD["blank"])
+    (problem,) = Catalog.load(tmp_path).errors
+    assert problem.code == "SG103" and "non-empty" in problem.message
+
+
+def test_odd_files_in_a_skill_are_not_listed_and_do_not_break_it(tmp_path: Path) -> None:
+    skill = write_skill(tmp_path, "odd")
+    (skill / ".notes").write_text("private")
+    (skill / "notes.md").symlink_to(".notes")
+    (skill / "env.md").symlink_to(".env")
+    (skill / ".env").write_text("TOKEN=x")
+    (skill / "loop.md").symlink_to("loop.md")
+    (skill / os.fsdecode(b"caf\xe9.md")).write_text("latin-1 name")
+    (skill / "fine.md").write_text("fine")
+    catalog = Catalog.load(tmp_path)
+    assert [f.path for f in catalog.skills["odd"].files] == ["fine.md"]
+    skipped = sorted(d.message.split(":")[0] for d in catalog.diagnostics if d.code == "SG304")
+    assert len(skipped) == 4
+    assert all(str(d).encode("utf-8") for d in catalog.diagnostics)  # printable, no surrogates
+
+
+# -- templates ------------------------------------------------------------------
+
+
+def _render(body: str, folder: Path, variables: dict[str, object] | None = None) -> str:
+    return render_template(body, folder, variables=variables or {}, **CTX)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ 9**(9**9) }}",
+        "{{ vars.a ** vars.b }}",
+        '{{ "x" * 1000000000 }}',
+        "{{ [1, 2] * 100000000 }}",
+        "{{ (10 ** 4000) * (10 ** 4000) }}",
+    ],
+)
+def test_huge_arithmetic_is_refused_at_once(tmp_path: Path, body: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(RenderError, match="sandbox forbids"):
+        _render(body, tmp_path, {"a": 9, "b": 30_000_000})
+    assert time.perf_counter() - started < 1
+
+
+def test_lipsum_is_capped(tmp_path: Path) -> None:
+    text = _render("{{ lipsum(n=100000, html=False) }}", tmp_path)
+    assert text.count("\n\n") < 20
+
+
+def test_includes_never_reach_configuration_or_skill_md(tmp_path: Path) -> None:
+    skill = write_skill(tmp_path, "inc", servers={"a": {"command": "x"}})
+    (skill / ".env").write_text("TOKEN=secret")
+    for target in ("mcp.json", ".env", "SKILL.md", "tools.lock.json", "./mcp.json"):
+        with pytest.raises(RenderError, match="cannot be included") as info:
+            _render("{% include vars.f %}", skill, {"f": target})
+        assert "secret" not in str(info.value) and "command" not in str(info.value)
+
+
+def test_macro_recursion_is_a_render_error_with_a_line(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="recursed too deeply") as info:
+        _render("x\n{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", tmp_path)
+    assert info.value.line == 2
+
+
+async def test_a_slow_template_is_stopped_at_the_limit_and_names_the_skill(tmp_path: Path) -> None:
+    workers = RenderWorkers(timeout=0.5)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(RenderError, match=r"skill 'slow' took longer than 0\.5 s"):
+            await workers.render(
+                "slow",
+                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                tmp_path,
+                skill={},
+                tools=[],
+                variables={},
+                client={},
+            )
+        assert time.perf_counter() - started < 3
+        # the killed worker is replaced: the next render works
+        assert (
+            await workers.render("ok", "{{ 1 + 1 }}", tmp_path, skill={}, tools=[], variables={}, client={})
+            == "2"
+        )
+    finally:
+        workers.close()
+
+
+async def test_a_memory_hungry_template_is_stopped_by_the_memory_limit(tmp_path: Path) -> None:
+    workers = RenderWorkers(timeout=20, memory_mb=256)
+    try:
+        body = '{{ range(100000) | join("x" * 100000) }}'
+        with pytest.raises(RenderError, match="256 MB|longer than"):
+            await workers.render("hungry", body, tmp_path, skill={}, tools=[], variables={}, client={})
+    finally:
+        workers.close()
+
+
+async def test_other_clients_are_answered_while_a_hostile_template_renders(tmp_path: Path) -> None:
+    write_skill(
+        tmp_path,
+        "hostile",
+        body="{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n",
+    )
+    write_skill(tmp_path, "fine", body="# Fine\n\n{{ 1 + 1 }}\n")
+    async with gateway_client(tmp_path) as (client, _):
+        waits: list[float] = []
+        hostile_result: list[str] = []
+
+        async def hostile() -> None:
+            result = await client.call_tool("load_skill", {"name": "hostile"})
+            hostile_result.append(text_of(result))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hostile)
+            await anyio.sleep(0.2)
+            while not hostile_result:
+                started = time.perf_counter()
+                await client.call_tool("list_skills", {"query": "fine"})
+                waits.append(time.perf_counter() - started)
+                await anyio.sleep(0.05)
+        assert "took longer than 2 s" in hostile_result[0] and "'hostile'" in hostile_result[0]
+        assert max(waits) < 1.0  # the event loop never ran the template
+        fine = await client.call_tool("load_skill", {"name": "fine"})
+        assert "2" in text_of(fine)
