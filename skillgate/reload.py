@@ -22,6 +22,8 @@ from skillgate.gateway import Gateway
 
 logger = logging.getLogger(__name__)
 
+RESTART_DELAY = 0.5
+
 
 def keep_last_valid(old: Catalog, new: Catalog) -> Catalog:
     """`new`, plus the old version of each skill that is now broken (not deleted)."""
@@ -67,10 +69,34 @@ class Reloader:
         return catalog
 
     async def watch(self, stop: anyio.Event | None = None) -> None:
-        """Reload on every batch of changes under the catalog folder, until cancelled."""
+        """Reload on every batch of changes under the catalog folder, until cancelled or stopped.
+
+        The watcher itself may fail (watchfiles cannot report a file name that is not UTF-8):
+        then the catalog is reloaded anyway, and watching starts again. Nothing here ever
+        reaches the server's task group.
+        """
         root: Path = self.gateway.catalog.root
-        async for _ in watchfiles.awatch(root, stop_event=stop, debounce=200, step=50, recursive=True):
+        while stop is None or not stop.is_set():
             try:
-                await self.reload()
-            except Exception:  # a reload must never take the server down; the old catalog stays
-                logger.exception("catalog reload failed; still serving the previous catalog")
+                async for _ in watchfiles.awatch(
+                    root, stop_event=stop, debounce=200, step=50, recursive=True
+                ):
+                    await self._reload_logged()
+                return
+            except Exception as exc:  # the watcher broke, not the catalog: watch again
+                logger.warning("catalog watcher stopped (%s); watching again", _first_line(exc))
+                await self._reload_logged()
+                await anyio.sleep(RESTART_DELAY)
+
+    async def _reload_logged(self) -> None:
+        try:
+            await self.reload()
+        except Exception:  # a reload must never take the server down; the old catalog stays
+            logger.exception("catalog reload failed; still serving the previous catalog")
+
+
+def _first_line(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc).encode("utf-8", "replace").decode("utf-8")
+    return (text.splitlines() or [type(exc).__name__])[0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import mimetypes
 from typing import Any
 
@@ -24,10 +25,15 @@ import mcp_types as types
 from mcp import MCPError
 
 from skillgate.catalog import Catalog
+from skillgate.errors import FileNotInSkill
 from skillgate.gateway import Gateway
+from skillgate.limits import SKILL_MD_BYTES
 from skillgate.profile import Profile
+from skillgate.reading import Unreadable, read_bytes
 from skillgate.render import template_variables
 from skillgate.skill import Skill
+
+logger = logging.getLogger(__name__)
 
 SCHEME = "skill://"
 EXTENSION = "io.modelcontextprotocol/skills"
@@ -61,21 +67,40 @@ def _mime(path: str) -> str:
 
 
 def _read(skill: Skill, path: str) -> bytes:
-    return skill.skill_md.read_bytes() if path == "SKILL.md" else skill.read_file(path)
+    """A skill file's bytes; a file that changed into something unreadable is an invalid-params error."""
+    if path != "SKILL.md":
+        try:
+            return skill.read_file(path)
+        except FileNotInSkill as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+    try:
+        return read_bytes(skill.skill_md, SKILL_MD_BYTES)
+    except Unreadable as exc:
+        raise MCPError(
+            types.INVALID_PARAMS, f"SKILL.md of skill {skill.name!r} cannot be read: {exc}"
+        ) from None
 
 
 def entry(skill: Skill, catalog: Catalog) -> dict[str, Any]:
-    """The SEP-2640 entry of a skill, with a sha256 digest of every file's bytes."""
+    """The SEP-2640 entry of a skill, with a sha256 digest of every file's bytes.
+
+    A file that cannot be read now (changed since the catalog loaded) is left out of this
+    entry; it never fails the listing of the other skills.
+    """
+    resources = []
+    for f in files_of(skill):
+        try:
+            data = _read(skill, f)
+        except MCPError:
+            logger.warning("skill %s: %s is not listed: it cannot be read now", skill.name, f)
+            continue
+        resources.append(
+            {"uri": skill_uri(skill, catalog, f), "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
+        )
     return {
         "uri": skill_uri(skill, catalog),
         "frontmatter": skill.frontmatter.model_dump(by_alias=True, exclude_none=True),
-        "resources": [
-            {
-                "uri": skill_uri(skill, catalog, f),
-                "digest": "sha256:" + hashlib.sha256(_read(skill, f)).hexdigest(),
-            }
-            for f in files_of(skill)
-        ],
+        "resources": resources,
     }
 
 
@@ -99,6 +124,13 @@ def _locate(uri: str, catalog: Catalog, view: Profile) -> tuple[Skill, str]:
     raise MCPError(
         types.INVALID_PARAMS, f"no skill resource {uri!r}; list them with resources/list or skills/list"
     )
+
+
+def _size(skill: Skill) -> int | None:
+    try:
+        return skill.skill_md.stat().st_size
+    except OSError:
+        return None
 
 
 class SkillResources:
@@ -144,7 +176,7 @@ class SkillResources:
         start, next_cursor = _page(cursor, len(everything))
         resources = []
         for skill, path, known_size in everything[start : start + PAGE]:
-            size = skill.skill_md.stat().st_size if known_size is None else known_size
+            size = _size(skill) if known_size is None else known_size
             resources.append(
                 types.Resource(
                     uri=skill_uri(skill, catalog, path),

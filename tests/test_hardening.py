@@ -237,3 +237,49 @@ async def test_other_clients_are_answered_while_a_hostile_template_renders(tmp_p
         assert max(waits) < 1.0  # the event loop never ran the template
         fine = await client.call_tool("load_skill", {"name": "fine"})
         assert "2" in text_of(fine)
+
+
+# -- odd files while serving ------------------------------------------------------
+
+
+async def test_odd_files_never_break_skills_list_or_load_skill(tmp_path: Path) -> None:
+    from tests.test_skill_resources import skills_list
+
+    skill = write_skill(tmp_path, "odd")
+    (skill / ".notes").write_text("private")
+    (skill / "notes.md").symlink_to(".notes")
+    (skill / "loop.md").symlink_to("loop.md")
+    (skill / os.fsdecode(b"caf\xe9.md")).write_text("latin-1 name")
+    (skill / "fine.md").write_text("fine")
+    write_skill(tmp_path, "neighbour")
+    async with gateway_client(tmp_path) as (client, _):
+        listed = await skills_list(client)
+        assert [s["uri"] for s in listed["skills"]] == ["skill://neighbour/SKILL.md", "skill://odd/SKILL.md"]
+        loaded = await client.call_tool("load_skill", {"name": "odd"})
+        assert not loaded.is_error and "fine.md" in text_of(loaded) and "notes.md" not in text_of(loaded)
+        for path in ("notes.md", ".notes", "a\x00b", "loop.md", "../neighbour/SKILL.md", "x" * 5000):
+            result = await client.call_tool("load_skill", {"name": "odd", "file": path})
+            assert result.is_error and "is not a file of skill 'odd'" in text_of(result), path
+        read = await client.read_resource("skill://odd/fine.md")
+        assert read.contents[0].text == "fine"  # type: ignore[union-attr]
+
+
+async def test_a_non_utf8_file_name_created_while_serving_does_not_stop_reloads(tmp_path: Path) -> None:
+    from skillgate.gateway import Gateway
+    from skillgate.pool import UpstreamPool
+    from skillgate.reload import Reloader
+
+    skill = write_skill(tmp_path, "edited", description="Before.")
+    async with UpstreamPool(os.environ) as pool:
+        gateway = Gateway(Catalog.load(tmp_path), pool)
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(Reloader(gateway).watch, stop)
+            await anyio.sleep(0.5)
+            (skill / os.fsdecode(b"caf\xe9.md")).write_text("x")
+            await anyio.sleep(1.5)
+            write_skill(tmp_path, "edited", description="After.")
+            with anyio.fail_after(10):
+                while gateway.catalog.skills["edited"].frontmatter.description != "After.":
+                    await anyio.sleep(0.1)
+            stop.set()
