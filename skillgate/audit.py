@@ -18,7 +18,9 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Outcome = Literal["ok", "tool_error", "denied", "timeout", "upstream_down", "internal_error"]
+Outcome = Literal[
+    "ok", "tool_error", "denied", "timeout", "upstream_down", "cancelled", "too_large", "internal_error"
+]
 
 SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?|secret|token|api[-_]?key|auth|credential|private[-_]?key|cookie|session", re.I
@@ -32,7 +34,7 @@ class AuditEvent(BaseModel):
     time: str
     profile: str
     client: dict[str, str | None]
-    method: str  # list_skills, load_skill or call_skill
+    method: str  # list_skills, load_skill or call_skill; "(request)" for an HTTP body refused unread
     skill: str | None = None
     tool: str | None = None
     arguments_sha256: str

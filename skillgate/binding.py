@@ -132,7 +132,7 @@ def expand(value: str, environ: Mapping[str, str], server: str) -> str:
 def secret_values(binding: ServerBinding, environ: Mapping[str, str]) -> list[str]:
     """Values that `${VAR}` expansion put into this binding: never to be shown."""
     texts = [*binding.entry.args, *binding.entry.env.values(), *binding.entry.headers.values()]
-    texts += [binding.entry.url or "", binding.entry.command or ""]
+    texts += [binding.entry.url or "", binding.entry.command or "", binding.entry.cwd or ""]
     values = set()
     for text in texts:
         for match in _VAR.finditer(text):

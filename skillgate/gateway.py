@@ -31,6 +31,7 @@ from skillgate.errors import (
     ToolNotAllowed,
     UsageError,
 )
+from skillgate.limits import ARGUMENT_BYTES
 from skillgate.lockfile import server_changes, tool_changes
 from skillgate.models import FileInfo, LoadedFile, LoadedSkill, Section, SkillPage, SkillSummary, ToolSpec
 from skillgate.pool import UpstreamPool
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_LIMIT = 20  # browsing the catalog
 DEFAULT_SEARCH_LIMIT = 5  # a ranked search: the first few are what an agent needs
 MAX_LIMIT = 100
-MAX_ARGUMENT_BYTES = 1_000_000
+MAX_ARGUMENT_BYTES = ARGUMENT_BYTES
 RENDER_CACHE_SIZE = 1024
 
 
@@ -342,7 +343,7 @@ class Gateway:
         if binding is None:
             raise ToolNotAllowed(await self._not_allowed(skill, tool, view))
         upstream = self.pool.get(binding)
-        live = {t.name: t for t in await upstream.tools()}
+        live = {t.name: t for t in await upstream.tools(binding.timeout)}
         if tool not in live:
             raise ToolNotAllowed(
                 await self._not_allowed(skill, tool, view, f"server {binding.name!r} has no such tool")

@@ -22,6 +22,10 @@ YAML_DEPTH = 32  # frontmatter
 TEMPLATE_NESTING = 16  # open blocks inside each other (Python allows 20 nested loops)
 TEMPLATE_EXPRESSION_DEPTH = 32  # parentheses/brackets inside each other, or filters chained
 
+# Requests.
+HTTP_BODY_BYTES = 4 * 1024 * 1024  # one HTTP request to /mcp
+ARGUMENT_BYTES = 1_000_000  # the arguments of one call_skill, as JSON
+
 # Rendering (in a worker process).
 RENDER_SECONDS = 2.0  # default wall-clock limit per render; [render] timeout in the settings
 RENDER_MEMORY_MB = 512  # address space of a render worker

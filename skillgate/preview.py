@@ -29,6 +29,7 @@ from skillgate.errors import SkillgateError, SkillNotFound
 from skillgate.evals import DEFAULT_K, run_skill_queries
 from skillgate.gateway import Gateway
 from skillgate.html_render import markdown_to_html
+from skillgate.http_app import HostGuard, allowed_hosts
 from skillgate.limits import SKILL_MD_BYTES
 from skillgate.models import dump
 from skillgate.pool import UpstreamPool
@@ -164,9 +165,17 @@ def _variables(request: Request) -> dict[str, str]:
 
 
 def build_preview(
-    catalog: Catalog, environ: Mapping[str, str], *, watch: bool = True, ranker: Ranker | None = None
+    catalog: Catalog,
+    environ: Mapping[str, str],
+    *,
+    watch: bool = True,
+    ranker: Ranker | None = None,
+    host: str = "127.0.0.1",
 ) -> Starlette:
-    """The preview app; it runs its own upstream pool (for tool schemas) and catalog watcher."""
+    """The preview app; it runs its own upstream pool (for tool schemas) and catalog watcher.
+
+    It shows skill sources: only loopback and the bound host may ask (against DNS rebinding).
+    """
     pool = UpstreamPool(environ)
     preview = Preview(Gateway(catalog, pool, ranker=ranker))
 
@@ -215,6 +224,7 @@ def build_preview(
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(HostGuard, hosts=allowed_hosts(host, []))
     app.state.preview = preview
     return app
 

@@ -162,7 +162,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
 
 async def serve_preview(catalog: Catalog, host: str, port: int) -> None:
     """The preview page until SIGINT/SIGTERM."""
-    app = build_preview(catalog, os.environ, ranker=search_ranker(Settings()))
+    app = build_preview(catalog, os.environ, ranker=search_ranker(Settings()), host=host)
     await _run_uvicorn(app, host, port, lambda url: f"skillgate: preview of {len(catalog)} skills at {url}/")
 
 

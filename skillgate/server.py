@@ -225,6 +225,9 @@ class SkillgateServer:
             if result.is_error:
                 outcome, message = "tool_error", _first_text(result)
             return result
+        except anyio.get_cancelled_exc_class():
+            outcome, message = "cancelled", "the client cancelled the request"
+            raise
         except ValidationError as exc:
             outcome, message = "tool_error", _describe_validation(params.name, exc)
             return _error(message)
@@ -299,6 +302,23 @@ class SkillgateServer:
             await self.bus.publish(ToolsListChanged())
         else:
             await ctx.session.send_tool_list_changed()
+
+    def record_refused(self, size: int) -> None:
+        """Audit an HTTP request refused unread because its body is over the limit."""
+        if self.audit is None:
+            return
+        self.audit.record(
+            AuditEvent(
+                time=audit_now(),
+                profile=self.profile,
+                client={"name": None, "version": None},
+                method="(request)",
+                arguments_sha256=canonical_digest({}),
+                outcome="too_large",
+                duration_ms=0.0,
+                message=f"a request body of {size:,} bytes was refused unread",
+            )
+        )
 
     def _record(
         self,

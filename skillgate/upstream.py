@@ -14,10 +14,12 @@ import math
 import os
 import shutil
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
@@ -28,6 +30,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.message import SessionMessage
+from pydantic import BaseModel
 
 from skillgate.binding import ServerBinding, expand, secret_values
 from skillgate.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailable
@@ -35,6 +38,9 @@ from skillgate.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailabl
 logger = logging.getLogger(__name__)
 
 ProgressFn = ProgressFnT  # (progress, total, message) -> None
+M = TypeVar("M", bound=BaseModel)
+STDERR_LINE_CHARS = 2_000
+JUNK_WARNING_INTERVAL = 60.0
 
 
 class State(StrEnum):
@@ -77,6 +83,8 @@ class Upstream:
         self.stopped = anyio.Event()
         self._scope = anyio.CancelScope()
         self._secrets = secret_values(binding, environ)
+        self._tools_changed = anyio.Event()
+        self._junk = _JunkLines()
 
     @property
     def name(self) -> str:
@@ -88,8 +96,8 @@ class Upstream:
         """The last tool list this server gave, or None if it never answered."""
         return list(self._tools) if self._tools_known else None
 
-    async def tools(self) -> list[types.Tool]:
-        await self._wait_ready()
+    async def tools(self, limit: float | None = None) -> list[types.Tool]:
+        await self._wait_ready(limit)
         return list(self._tools)
 
     async def call(
@@ -100,11 +108,11 @@ class Upstream:
         timeout: float | None = None,
         progress: ProgressFn | None = None,
     ) -> types.CallToolResult:
-        client = await self._wait_ready()
         seconds = timeout or self.call_timeout
+        client = await self._wait_ready(seconds)
         try:
             result = await client.call_tool(
-                tool, dict(arguments), read_timeout_seconds=seconds, progress_callback=progress
+                tool, dict(arguments), read_timeout_seconds=seconds, progress_callback=self._masked(progress)
             )
             return self._redact_result(result)
         except MCPError as exc:
@@ -129,27 +137,52 @@ class Upstream:
 
     def _redact_result(self, result: types.CallToolResult) -> types.CallToolResult:
         """The result unchanged, unless a value from `${VAR}` expansion appears in it: that is masked."""
+        return self._redacted(result, types.CallToolResult)
+
+    def _redacted(self, model: M, cls: type[M]) -> M:
         if not self._secrets:
-            return result
-        wire = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+            return model
+        wire = model.model_dump(mode="json", by_alias=True, exclude_none=True)
         if not any(secret in json.dumps(wire, ensure_ascii=False) for secret in self._secrets):
-            return result
-        return types.CallToolResult.model_validate(_map_strings(wire, self.redact))
+            return model
+        return cls.model_validate(_map_strings(wire, self.redact))
+
+    def _masked(self, progress: ProgressFn | None) -> ProgressFn | None:
+        """The progress callback, with secrets masked in the messages it forwards."""
+        forward = progress
+        if forward is None or not self._secrets:
+            return forward
+
+        async def masked(progress: float, total: float | None, message: str | None) -> None:
+            await forward(progress, total, self.redact(message) if message else message)
+
+        return masked
+
+    async def _list_tools(self, client: Client, refresh: bool = False) -> list[types.Tool]:
+        """The server's tools, with secrets masked in every text (a description may quote one)."""
+        return [self._redacted(t, types.Tool) for t in await _list_all_tools(client, refresh)]
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
 
-    async def _wait_ready(self) -> Client:
+    async def _wait_ready(self, limit: float | None = None) -> Client:
+        """The ready client, waiting at most `limit` (a call's own timeout) or the start timeout."""
         if self.state is State.BACKOFF:
             wait = max(0.0, self._retry_at - anyio.current_time())
             raise UpstreamUnavailable(
                 f"server {self.name!r} is down ({self.last_error}); next restart in {wait:.1f} s. "
                 "Other skills keep working; retry later"
             )
-        with anyio.move_on_after(self.start_timeout + 1):
+        seconds = min(limit, self.start_timeout + 1) if limit else self.start_timeout + 1
+        with anyio.move_on_after(seconds):
             await self._ready.wait()
+        if self.state is State.STARTING and not self._ready.is_set():
+            raise UpstreamTimeout(
+                f"server {self.name!r} is still starting after {seconds:g} s (the call's timeout); it keeps "
+                "starting in the background, retry in a moment"
+            )
         if self._client is None or self.state is not State.READY:
             raise UpstreamUnavailable(
                 f"server {self.name!r} could not be started: {self.last_error or 'no answer'}; "
@@ -209,7 +242,7 @@ class Upstream:
                     client = await stack.enter_async_context(
                         Client(transport, message_handler=self._on_message)
                     )
-                    self._tools = await _list_all_tools(client)
+                    self._tools = await self._list_tools(client)
                     self._tools_known = True
                     self.tools_version += 1
                     attempt.deadline = math.inf
@@ -219,7 +252,7 @@ class Upstream:
                     became_ready = True
                     self._ready.set()
                     logger.info("upstream %s ready with %d tools", self.name, len(self._tools))
-                    await self._broken.wait()
+                    await self._serve(client)
                     self.last_error = "the connection closed"
                     logger.warning("upstream %s closed its connection; restarting", self.name)
             except SkillgateError as exc:
@@ -233,18 +266,43 @@ class Upstream:
             self.last_error = f"it did not answer within {self.start_timeout:g} s"
         return became_ready
 
+    async def _serve(self, client: Client) -> None:
+        """While connected: refresh the tool list whenever the server says it changed.
+
+        The refresh runs here, not in the notification handler: that handler runs on the
+        connection's read loop, which must stay free to receive the tools/list answer.
+        """
+        async with anyio.create_task_group() as tg:
+
+            async def refresh() -> None:
+                while True:
+                    await self._tools_changed.wait()
+                    self._tools_changed = anyio.Event()
+                    try:
+                        self._tools = await self._list_tools(client, refresh=True)
+                        self.tools_version += 1
+                        logger.info("upstream %s changed its tools: now %d", self.name, len(self._tools))
+                    except Exception as exc:  # the connection is checked by the watcher, not here
+                        logger.warning(
+                            "upstream %s: tools/list failed: %s", self.name, self.redact(_describe(exc))
+                        )
+
+            tg.start_soon(refresh)
+            await self._broken.wait()
+            tg.cancel_scope.cancel()
+
     async def _on_message(self, message: Any) -> None:
-        if isinstance(message, types.ToolListChangedNotification) and self._client is not None:
-            self._tools = await _list_all_tools(self._client, refresh=True)
-            self.tools_version += 1
+        if isinstance(message, types.ToolListChangedNotification):
+            self._tools_changed.set()
         elif isinstance(message, Exception):
-            logger.debug("upstream %s: %s", self.name, message)
+            self._junk.note(self.name)
 
     async def _transport(self, stack: AsyncExitStack) -> Transport:
         entry, name = self.binding.entry, self.name
         kind = self.binding.kind
         if kind == "stdio":
             assert entry.command is not None
+            errlog = stack.enter_context(_StderrRelay(self.name, self.redact))
             command = _find_command(expand(entry.command, self._environ, name))
             params = StdioServerParameters(
                 command=command,
@@ -252,9 +310,7 @@ class Upstream:
                 env={k: expand(v, self._environ, name) for k, v in entry.env.items()},
                 cwd=self.binding.resolved_cwd(),
             )
-            # The server's own stderr goes to the process's real stderr (file descriptor 2),
-            # even when sys.stderr is redirected in-process.
-            return stdio_client(params, errlog=sys.__stderr__ or sys.stderr)
+            return stdio_client(params, errlog=errlog.writer)
         assert entry.url is not None
         url = expand(entry.url, self._environ, name)
         headers = {k: expand(v, self._environ, name) for k, v in entry.headers.items()}
@@ -290,6 +346,66 @@ async def _watched(transport: Transport, on_close: Callable[[], None]) -> AsyncI
                 yield receive, write
             finally:
                 tg.cancel_scope.cancel()
+
+
+class _StderrRelay:
+    """An upstream's stderr, line by line into skillgate's log (`upstream NAME: ...`), secrets masked.
+
+    A pipe the server writes to, drained by a thread until the server's end closes. Lines are
+    logged at INFO (`--log-level info` shows them) and cut at 2,000 characters.
+    """
+
+    def __init__(self, name: str, redact: Callable[[str], str]) -> None:
+        self.name = name
+        self.redact = redact
+        read_fd, write_fd = os.pipe()
+        self.writer = os.fdopen(write_fd, "w")
+        self._reader = os.fdopen(read_fd, "rb")
+        self._thread = threading.Thread(target=self._drain, name=f"stderr-{name}", daemon=True)
+
+    def __enter__(self) -> _StderrRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.writer.close()  # the server holds its own copy; the thread ends when that closes too
+
+    def _drain(self) -> None:
+        with self._reader:
+            for raw in self._reader:
+                line = raw.decode("utf-8", "replace").rstrip()[:STDERR_LINE_CHARS]
+                if line:
+                    logger.info("upstream %s: %s", self.name, self.redact(line))
+
+
+class _JunkLines:
+    """Lines an upstream wrote to stdout that are not JSON-RPC: one warning, then one a minute."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._next_warning = 0.0
+
+    def note(self, name: str) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now >= self._next_warning:
+            self._next_warning = now + JUNK_WARNING_INTERVAL
+            logger.warning(
+                "upstream %s wrote %d line(s) to stdout that are not JSON-RPC; they are ignored "
+                "(a stdio server must log to stderr)",
+                name,
+                self.count,
+            )
+
+
+class _QuietParseErrors(logging.Filter):
+    """The SDK logs every junk stdout line with a full traceback; `_JunkLines` reports them instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to parse JSONRPC message from server")
+
+
+logging.getLogger("mcp.client.stdio").addFilter(_QuietParseErrors())
 
 
 async def _list_all_tools(client: Client, refresh: bool = False) -> list[types.Tool]:

@@ -3,7 +3,6 @@ freezes the server, and every limit is a diagnostic or a tool error with a place
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -204,7 +203,7 @@ async def test_a_memory_hungry_template_is_stopped_by_the_memory_limit(tmp_path:
     workers = RenderWorkers(timeout=20, memory_mb=256)
     try:
         body = '{{ range(100000) | join("x" * 100000) }}'
-        with pytest.raises(RenderError, match="256 MB|longer than"):
+        with pytest.raises(RenderError, match=r"256 MB|longer than"):
             await workers.render("hungry", body, tmp_path, skill={}, tools=[], variables={}, client={})
     finally:
         workers.close()

@@ -39,7 +39,9 @@ def catalog(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(catalog: Path) -> Iterator[TestClient]:
-    with TestClient(build_preview(Catalog.load(catalog), os.environ, watch=False)) as test_client:
+    with TestClient(
+        build_preview(Catalog.load(catalog), os.environ, watch=False), base_url="http://127.0.0.1"
+    ) as test_client:
         yield test_client
 
 
@@ -102,7 +104,7 @@ def test_the_skill_page_shows_its_example_queries_ranked_live(tmp_path: Path) ->
     queries = tmp_path / "greet" / "evals" / "queries.txt"
     queries.write_text("say hello to the new colleague\nwill it rain tomorrow\n")
     app = build_preview(Catalog.load(tmp_path), os.environ, watch=False, ranker=search_ranker(Settings()))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         twin = client.get("/skills/greet.json").json()
         assert [(r["query"], r["passed"]) for r in twin["findability"]] == [
             ("say hello to the new colleague", True),

@@ -75,6 +75,7 @@ async def test_a_crash_while_idle_is_healed_before_the_next_call(catalog: Path) 
 
 async def test_a_hung_upstream_times_out_and_the_gateway_keeps_answering(catalog: Path) -> None:
     async with gateway_client(catalog) as (client, _):
+        await client.call_tool("call_skill", call("echo-only", "echo", text="start it"))  # 0.5 s is per call
         async with anyio.create_task_group() as tg:
             results: dict[str, Any] = {}
 
