@@ -51,6 +51,7 @@ DEFAULT_SEARCH_LIMIT = 5  # a ranked search: the first few are what an agent nee
 MAX_LIMIT = 100
 MAX_ARGUMENT_BYTES = ARGUMENT_BYTES
 RENDER_CACHE_SIZE = 1024
+REVIEW = "a person must review the diff with `skillgate lock --check`, then run `skillgate lock` to accept it"
 
 
 class Gateway:
@@ -308,7 +309,7 @@ class Gateway:
                 continue
             verb = "blocked" if self._policy(binding) == "block" else "allowed, with a warning"
             for change in server_changes(locked, binding, live):
-                warnings.append(f"{change} (calls to it are {verb}; run `skillgate lock` after review)")
+                warnings.append(f"{change.summary()} (calls to it are {verb}; {REVIEW})")
         return warnings
 
     def _policy(self, binding: ServerBinding) -> DriftPolicy:
@@ -367,13 +368,15 @@ class Gateway:
         changes = tool_changes(locked, live)
         if not changes or policy == "off":
             return
-        summary = "; ".join(str(c) for c in changes)
+        summary = "; ".join(c.summary() for c in changes)
         if policy == "block":
             raise ToolDrifted(
                 f"{live.name!r} of skill {skill.name!r} changed upstream since it was locked ({summary}); "
-                "the call was not made. Review the change and run `skillgate lock` to accept it"
+                f"the call was not made. {REVIEW}"
             )
-        logger.warning("tool %s of skill %s drifted from its lock: %s", live.name, skill.name, summary)
+        logger.warning(
+            "tool %s of skill %s drifted from its lock: %s; %s", live.name, skill.name, summary, REVIEW
+        )
 
     async def _not_allowed(
         self, skill: Skill, tool: str, view: Profile, why: str = "it is not in the skill's allowlist"

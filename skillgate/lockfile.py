@@ -143,9 +143,20 @@ class Change:
     new: Any
 
     def __str__(self) -> str:
+        """The change with both values, for people (`skillgate lock --check`)."""
+        if self.field == "(tool)":
+            return self.summary()
+        return f"{self.tool}.{self.field}: {_short(self.old)} -> {_short(self.new)}"
+
+    def summary(self) -> str:
+        """Which tool and field changed, never the new text: what a model may read.
+
+        An upstream's changed description is untrusted text ("ignore previous instructions...");
+        it is shown to people by `skillgate lock --check`, never repeated into a model's context.
+        """
         if self.field == "(tool)":
             return f"{self.tool}: {'added upstream' if self.old is None else 'removed upstream'}"
-        return f"{self.tool}.{self.field}: {_short(self.old)} -> {_short(self.new)}"
+        return f"{self.tool}: {self.field} changed"
 
 
 def _short(value: Any) -> str:
