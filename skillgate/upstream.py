@@ -30,6 +30,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.message import SessionMessage
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
 from skillgate.binding import ServerBinding, expand, secret_values
@@ -256,7 +257,7 @@ class Upstream:
                     self.last_error = "the connection closed"
                     logger.warning("upstream %s closed its connection; restarting", self.name)
             except SkillgateError as exc:
-                self.last_error = str(exc)
+                self.last_error = self.redact(str(exc))
             except Exception as exc:  # any failure of a third-party server is reported, never raised
                 self.last_error = self.redact(_describe(exc))
                 logger.warning("upstream %s failed: %s", self.name, self.last_error)
@@ -287,7 +288,17 @@ class Upstream:
                             "upstream %s: tools/list failed: %s", self.name, self.redact(_describe(exc))
                         )
 
+            async def listen() -> None:  # 2026-era servers tell listeners, not the session
+                try:
+                    async with client.listen(tools_list_changed=True) as events:
+                        async for _ in events:
+                            self._tools_changed.set()
+                except Exception as exc:  # no listen support: handshake-era notifications still arrive
+                    logger.debug("upstream %s: no change stream (%s)", self.name, _describe(exc))
+
             tg.start_soon(refresh)
+            if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                tg.start_soon(listen)
             await self._broken.wait()
             tg.cancel_scope.cancel()
 
@@ -302,13 +313,18 @@ class Upstream:
         kind = self.binding.kind
         if kind == "stdio":
             assert entry.command is not None
+            cwd = self.binding.resolved_cwd()
+            if not cwd.is_dir():
+                raise UpstreamUnavailable(
+                    f"its working folder {str(cwd)!r} does not exist; fix 'cwd' in mcp.json"
+                )
             errlog = stack.enter_context(_StderrRelay(self.name, self.redact))
             command = _find_command(expand(entry.command, self._environ, name))
             params = StdioServerParameters(
                 command=command,
                 args=[expand(a, self._environ, name) for a in entry.args],
                 env={k: expand(v, self._environ, name) for k, v in entry.env.items()},
-                cwd=self.binding.resolved_cwd(),
+                cwd=cwd,
             )
             return stdio_client(params, errlog=errlog.writer)
         assert entry.url is not None

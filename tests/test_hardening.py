@@ -3,6 +3,7 @@ freezes the server, and every limit is a diagnostic or a tool error with a place
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -282,3 +283,130 @@ async def test_a_non_utf8_file_name_created_while_serving_does_not_stop_reloads(
                 while gateway.catalog.skills["edited"].frontmatter.description != "After.":
                     await anyio.sleep(0.1)
             stop.set()
+
+
+# -- secrets -----------------------------------------------------------------------
+
+SECRET = "hunter2-very-secret"
+
+
+async def test_secrets_are_masked_in_cwd_descriptions_progress_and_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from tests.conftest import faulty_server
+
+    monkeypatch.setenv("SKILLGATE_TEST_SECRET", SECRET)
+    monkeypatch.setenv("SKILLGATE_TEST_DIR", f"/nonexistent/{SECRET}")
+    described = faulty_server(
+        args=["-m", "tests.servers.faulty", "--echo-description", "the token is ${SKILLGATE_TEST_SECRET}"],
+        env={"LEAKED": "${SKILLGATE_TEST_SECRET}"},
+    )
+    write_skill(tmp_path, "described", servers={"f": described})
+    write_skill(tmp_path, "elsewhere", servers={"g": {"command": "true", "cwd": "${SKILLGATE_TEST_DIR}"}})
+    caplog.set_level(logging.INFO)
+    progress: list[str] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    async with gateway_client(tmp_path) as (client, pool):
+        loaded = await client.call_tool("load_skill", {"name": "described"})
+        leaked = await client.call_tool(
+            "call_skill",
+            {"name": "described", "tool": "leak", "arguments": {"name": "LEAKED"}},
+            progress_callback=on_progress,
+        )
+        failed = await client.call_tool("call_skill", {"name": "elsewhere", "tool": "x", "arguments": {}})
+        await anyio.sleep(0.3)  # the stderr relay is a thread
+        seen = [
+            json.dumps(loaded.model_dump(mode="json")),
+            json.dumps(leaked.model_dump(mode="json")),
+            text_of(failed),
+            *progress,
+            *(u.last_error or "" for u in pool.upstreams),
+            caplog.text,
+        ]
+    assert progress == ["progress says ***"]
+    assert "the token is ***" in seen[0]
+    assert failed.is_error and "***" in text_of(failed)
+    assert "upstream f: stderr says ***" in caplog.text
+    assert not [text for text in seen if SECRET in text]
+
+
+# -- upstream faults -------------------------------------------------------------------
+
+
+async def test_a_server_that_never_answers_initialize_fails_the_call_within_its_timeout(
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    silent = {"command": sys.executable, "args": ["-c", "import time; time.sleep(60)"], "timeout": 1}
+    write_skill(tmp_path, "silent", servers={"s": silent})
+    async with gateway_client(tmp_path) as (client, _):
+        started = time.perf_counter()
+        result = await client.call_tool("call_skill", {"name": "silent", "tool": "x", "arguments": {}})
+        assert time.perf_counter() - started < 3
+        assert result.is_error and "still starting after 1 s" in text_of(result)
+
+
+async def test_junk_stdout_lines_are_one_warning_without_tracebacks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import faulty_server
+
+    noisy = faulty_server(args=["-m", "tests.servers.faulty", "--junk", "200"])
+    write_skill(tmp_path, "noisy", servers={"n": noisy})
+    async with gateway_client(tmp_path) as (client, _):
+        result = await client.call_tool(
+            "call_skill", {"name": "noisy", "tool": "echo", "arguments": {"text": "ok"}}
+        )
+        assert text_of(result) == "ok"
+    junk = [
+        r for r in caplog.records if "not JSON-RPC" in r.getMessage() or "Failed to parse" in r.getMessage()
+    ]
+    assert len(junk) == 1 and junk[0].exc_info is None
+
+
+async def test_a_tool_added_upstream_is_callable_after_tools_list_changed(tmp_path: Path) -> None:
+    from tests.conftest import faulty_server
+
+    write_skill(tmp_path, "growing", servers={"f": faulty_server()})
+    async with gateway_client(tmp_path) as (client, _):
+        missing = await client.call_tool("call_skill", {"name": "growing", "tool": "grown", "arguments": {}})
+        assert missing.is_error
+        await client.call_tool("call_skill", {"name": "growing", "tool": "grow", "arguments": {}})
+        with anyio.fail_after(10):
+            while True:
+                grown = await client.call_tool(
+                    "call_skill", {"name": "growing", "tool": "grown", "arguments": {}}
+                )
+                if not grown.is_error:
+                    break
+                await anyio.sleep(0.1)
+        assert text_of(grown) == "grown"
+
+
+async def test_a_cancelled_call_is_audited_as_cancelled(tmp_path: Path) -> None:
+    from mcp import Client
+
+    from skillgate.audit import AuditLog
+    from skillgate.gateway import Gateway
+    from skillgate.pool import UpstreamPool
+    from skillgate.server import SkillgateServer
+    from tests.conftest import faulty_server
+
+    write_skill(tmp_path / "catalog", "slow", servers={"f": faulty_server()})
+    audit_path = tmp_path / "audit.jsonl"
+    audit = AuditLog(audit_path)
+    async with UpstreamPool(os.environ) as pool:
+        app = SkillgateServer(Gateway(Catalog.load(tmp_path / "catalog"), pool), audit=audit)
+        async with Client(app.server) as client:  # type: ignore[arg-type]
+            with anyio.move_on_after(3):
+                await client.call_tool("call_skill", {"name": "slow", "tool": "hang", "arguments": {}})
+            await anyio.sleep(0.5)
+    audit.close()
+    outcomes = [json.loads(line)["outcome"] for line in audit_path.read_text().splitlines()]
+    assert outcomes == ["cancelled"]

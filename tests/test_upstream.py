@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
+from skillgate.catalog import Catalog
 from tests.conftest import faulty_server, gateway_client, text_of, write_skill
 
 pytestmark = pytest.mark.anyio
@@ -74,8 +75,10 @@ async def test_a_crash_while_idle_is_healed_before_the_next_call(catalog: Path) 
 
 
 async def test_a_hung_upstream_times_out_and_the_gateway_keeps_answering(catalog: Path) -> None:
-    async with gateway_client(catalog) as (client, _):
-        await client.call_tool("call_skill", call("echo-only", "echo", text="start it"))  # 0.5 s is per call
+    async with gateway_client(catalog) as (client, pool):
+        (binding,) = Catalog.load(catalog).skills["impatient"].bindings
+        await pool.get(binding).tools()  # started first: 0.5 s is the call's limit, start included
+        await client.call_tool("call_skill", call("echo-only", "echo", text="started"))
         async with anyio.create_task_group() as tg:
             results: dict[str, Any] = {}
 

@@ -16,6 +16,7 @@ from mcp.server.mcpserver import Context, MCPServer
 
 _parser = argparse.ArgumentParser()
 _parser.add_argument("--echo-description", default="Return the text, repeated `times` times.")
+_parser.add_argument("--junk", type=int, default=0, help="Lines of non-JSON to print on stdout at startup.")
 OPTIONS = _parser.parse_known_args(sys.argv[1:])[0]
 
 server = MCPServer("faulty")
@@ -72,5 +73,30 @@ def crash() -> str:
     os._exit(3)
 
 
+@server.tool()
+async def leak(name: str, ctx: Context) -> str:
+    """Show the environment variable `name` on stderr and in a progress message (secret masking tests)."""
+    value = os.environ.get(name, "")
+    print(f"stderr says {value}", file=sys.stderr, flush=True)
+    await ctx.report_progress(1, 1, f"progress says {value}")
+    return "shown"
+
+
+@server.tool()
+async def grow(ctx: Context) -> str:
+    """Add a tool named `grown`, and tell the client the tool list changed."""
+
+    def grown() -> str:
+        """A tool added while running."""
+        return "grown"
+
+    server.add_tool(grown)
+    await ctx.notify_tools_changed()  # 2026-era clients listening on subscriptions/listen
+    await ctx.session.send_tool_list_changed()  # handshake-era clients
+    return "added"
+
+
 if __name__ == "__main__":
+    for number in range(OPTIONS.junk):
+        print(f"junk line {number}: this is not JSON-RPC", flush=True)
     server.run("stdio")
