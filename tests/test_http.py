@@ -224,6 +224,50 @@ def test_dns_rebinding_is_refused(gateway: Gateway) -> None:
     assert response.status_code == 421
 
 
+def test_readyz_refuses_a_foreign_host_and_shows_a_limited_token_only_its_profile(gateway: Gateway) -> None:
+    foreign = httpx2.get(
+        gateway.base + "/readyz", headers={"Host": "evil.example", "Authorization": f"Bearer {TOKEN_ALL}"}
+    )
+    assert foreign.status_code == 421 and "diagnostics" not in foreign.text
+    (gateway.root / "hidden-ops" / "SKILL.md").write_text(
+        "---\nname: hidden-ops\n---\n"
+    )  # broken, outside "limited"
+    (gateway.root / "notes" / "SKILL.md").write_text("---\nname: notes\n---\n")  # broken, inside "limited"
+    limited = {"Authorization": f"Bearer {TOKEN_LIMITED}"}
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        seen = httpx2.get(gateway.base + "/readyz", headers=limited).json()
+        if seen.get("diagnostics"):
+            break
+        time.sleep(0.2)
+    assert seen["profiles"] == ["limited"]
+    assert seen["diagnostics"] and all("notes/SKILL.md" in d for d in seen["diagnostics"])
+
+
+def test_an_origin_that_only_starts_like_localhost_is_refused(gateway: Gateway) -> None:
+    port = gateway.url.split(":")[-1].split("/")[0]
+    headers = {
+        "Authorization": f"Bearer {TOKEN_ALL}",
+        "Origin": f"http://localhost:{port}.evil.example",
+        "Accept": "application/json, text/event-stream",
+    }
+    response = httpx2.post(gateway.url, json=rpc("tools/list", {}), headers=headers)
+    assert response.status_code == 403 and "Origin" in response.json()["error"]
+
+
+def test_an_oversized_request_gets_a_clear_error_and_an_audit_line(gateway: Gateway) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN_ALL}", "Accept": "application/json, text/event-stream"}
+    arguments = {"name": "echoes", "tool": "echo", "arguments": {"text": "x" * 10_000_000}}
+    response = httpx2.post(
+        gateway.url, json=rpc("tools/call", {"name": "call_skill", "arguments": arguments}), headers=headers
+    )
+    assert response.status_code == 413
+    message = response.json()["error"]["message"]
+    assert "4,194,304" in message and "file the tool can read" in message
+    last = json.loads(gateway.audit.read_text().splitlines()[-1])
+    assert (last["method"], last["outcome"]) == ("(request)", "too_large")
+
+
 async def test_a_thousand_concurrent_calls_make_a_thousand_audit_lines(gateway: Gateway) -> None:
     async with client(gateway.url, TOKEN_ALL) as warm:
         await warm.call_tool("call_skill", {"name": "echoes", "tool": "echo", "arguments": {"text": "warm"}})

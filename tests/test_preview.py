@@ -118,3 +118,10 @@ def test_the_skill_page_shows_its_example_queries_ranked_live(tmp_path: Path) ->
         ]
         assert client.get("/skills/weather.json").json()["findability"] == []
         assert "No example queries" in client.get("/skills/weather").text
+
+
+def test_the_preview_refuses_a_foreign_host(catalog: Path) -> None:
+    app = build_preview(Catalog.load(catalog), os.environ, watch=False)
+    with TestClient(app, base_url="http://evil.example") as foreign:
+        response = foreign.get("/skills/greet.json")
+        assert response.status_code == 421 and "source" not in response.text
