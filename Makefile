@@ -8,7 +8,7 @@ NPM_PACKAGES := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install npm system-deps record-servers clean
+.PHONY: run test lint bench fuzz install npm system-deps record-servers clean
 
 $(BIN)/skillgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ run: install
 ## install everything and run the whole test suite
 test: install system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+## a longer, randomized fuzz run (make test runs a bounded, derandomized one)
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py
 
 lint: install
 	$(BIN)/ruff check skillgate tests

@@ -20,8 +20,23 @@ def _encoding() -> Any:
         return bpe_openai.get_encoding(ENCODING)
 
 
+CHUNK_CHARS = 50_000  # the tokenizer refuses inputs of more than 200,000 tokens: count in pieces
+
+
 def count_tokens(text: str) -> int:
-    return len(_encoding().encode(text))
+    """Tokens of `text`; long texts are counted in pieces cut at line ends (exact up to the cuts)."""
+    encode = _encoding().encode
+    if len(text) <= CHUNK_CHARS:
+        return len(encode(text))
+    total, start = 0, 0
+    while start < len(text):
+        end = min(len(text), start + CHUNK_CHARS)
+        if end < len(text):
+            cut = text.rfind("\n", start, end)
+            end = cut + 1 if cut > start else end
+        total += len(encode(text[start:end]))
+        start = end
+    return total
 
 
 def token_counts(instructions: str, tools: list[dict[str, Any]]) -> dict[str, int | str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from mcp import Client, Implementation
 
 from skillgate.catalog import Catalog
@@ -23,6 +24,14 @@ from skillgate.pool import UpstreamPool
 from skillgate.profile import EVERYTHING, Profile
 from skillgate.ranking import Ranker
 from skillgate.server import SkillgateServer
+
+# Fuzzing: "ci" (make test) is bounded and derandomized; "fuzz" (make fuzz) searches wider.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, derandomize=True, database=None, suppress_health_check=_SLOW_OK
+)
+settings.register_profile("fuzz", max_examples=2000, deadline=None, suppress_health_check=_SLOW_OK)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "skills"
