@@ -27,6 +27,7 @@ from skillgate.errors import RenderError
 from skillgate.limits import RENDER_MEMORY_MB, RENDER_OUTPUT_CHARS, RENDER_SECONDS
 
 READY = b"ready\n"
+EXITING = b'{"exit": true'  # a reply that starts so: the worker ends after it
 MAX_REPLY_BYTES = 16 * RENDER_OUTPUT_CHARS  # JSON-escaped output, with room to spare
 START_SECONDS = 30.0
 _ENVIRONMENT = ("PATH", "PYTHONPATH", "PYTHONHOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
@@ -121,30 +122,41 @@ class RenderWorkers:
         )
         await anyio.to_thread.run_sync(self._slots.acquire)
         try:
-            worker = await anyio.to_thread.run_sync(self._take)
-            reply = b""
-            try:
-                with anyio.move_on_after(self.timeout):
-                    reply = await anyio.to_thread.run_sync(worker.ask, request, abandon_on_cancel=True)
-            finally:
-                if reply.endswith(b"\n"):
-                    with self._lock:
-                        self._idle.append(worker)
-                else:  # timed out, cancelled, crashed or oversized: this worker is done
-                    worker.kill()
+            for attempt in range(2):  # a worker that died between renders is replaced once
+                reply, timed_out = await self._ask(request)
+                if reply or timed_out:
+                    break
         finally:
             self._slots.release()
-        if not reply:
+        if timed_out:
             raise RenderError(
                 f"rendering skill {name!r} took longer than {self.timeout:g} s, the limit; the template does "
                 "too much work (a large loop, a huge number or string). Simplify it"
             )
         if not reply.endswith(b"\n"):
-            raise RenderError(f"rendering skill {name!r} produced more than the output limit; shorten it")
+            raise RenderError(
+                f"rendering skill {name!r} stopped its render worker (over the {self.memory_mb} MB memory "
+                f"limit, or over {MAX_REPLY_BYTES:,} bytes of output); build less text"
+            )
         answer = json.loads(reply)
         if "error" in answer:
             raise RenderError(answer["error"], answer.get("line"))
         return str(answer["text"])
+
+    async def _ask(self, request: bytes) -> tuple[bytes, bool]:
+        """(reply, timed out) from one worker; a worker that timed out, died or is exiting is killed."""
+        worker = await anyio.to_thread.run_sync(self._take)
+        reply = b""
+        with anyio.move_on_after(self.timeout) as scope:
+            try:
+                reply = await anyio.to_thread.run_sync(worker.ask, request, abandon_on_cancel=True)
+            finally:
+                if reply.endswith(b"\n") and not reply.startswith(EXITING):
+                    with self._lock:
+                        self._idle.append(worker)
+                else:
+                    worker.kill()
+        return reply, scope.cancelled_caught
 
     def _take(self) -> _Worker:
         with self._lock:
@@ -193,7 +205,10 @@ def _serve(memory_mb: int) -> None:
             reply = {"error": exc.detail, "line": exc.line}
         except MemoryError:
             exhausted = True
-            reply = {"error": f"the template needed more than {memory_mb} MB to render; build less text"}
+            reply = {
+                "exit": True,
+                "error": f"the template needed more than {memory_mb} MB to render; build less text",
+            }
         except Exception as exc:  # the worker answers every request; the server decides what to say
             reply = {"error": f"the template failed ({type(exc).__name__}); simplify it"}
         stdout.write(json.dumps(reply).encode() + b"\n")
