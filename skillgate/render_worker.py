@@ -122,7 +122,7 @@ class RenderWorkers:
         )
         await anyio.to_thread.run_sync(self._slots.acquire)
         try:
-            for attempt in range(2):  # a worker that died between renders is replaced once
+            for _ in range(2):  # a worker that died between renders is replaced once
                 reply, timed_out = await self._ask(request)
                 if reply or timed_out:
                     break
