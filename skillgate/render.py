@@ -12,6 +12,7 @@ memory limit.
 
 from __future__ import annotations
 
+import functools
 import math
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
@@ -204,6 +205,12 @@ def _too_nested(env: jinja2.Environment, body: str) -> tuple[int, str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(body: str, folder: str) -> jinja2.Template:
+    """The compiled template, by its own text (so never stale); included files are read each render."""
+    return _environment(Path(folder)).from_string(body)
+
+
 def render_template(
     body: str,
     folder: Path,
@@ -216,10 +223,9 @@ def render_template(
     max_chars: int = MAX_OUTPUT_CHARS,
 ) -> str:
     """Render `body`; errors carry the line in SKILL.md (`line_offset` + body line)."""
-    env = _environment(folder)
     context = {"skill": dict(skill), "tools": list(tools), "vars": dict(variables), "client": dict(client)}
     try:
-        template = env.from_string(body)
+        template = _compiled(body, str(folder))
         pieces: list[str] = []
         size = 0
         for piece in template.generate(context):

@@ -158,6 +158,16 @@ class RenderWorkers:
                     worker.kill()
         return reply, scope.cancelled_caught
 
+    def prestart(self) -> None:
+        """Start one worker now (blocking; run it in a thread), so the first render does not wait for it."""
+        with self._lock:
+            if self._idle:
+                return
+        worker = _Worker(self.memory_mb)
+        worker.wait_ready()
+        with self._lock:
+            self._idle.append(worker)
+
     def _take(self) -> _Worker:
         with self._lock:
             while self._idle:

@@ -29,6 +29,8 @@ from skillgate.reload import Reloader
 from skillgate.server import SkillgateServer
 from skillgate.settings import Settings
 
+PRESTART_DELAY = 0.5
+
 
 def user_cache_folder(environ: Mapping[str, str]) -> Path:
     """$XDG_CACHE_HOME/skillgate, else ~/.cache/skillgate."""
@@ -62,6 +64,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
         tg.start_soon(_exit_on_signal_stdio, pool)
         gateway = _gateway(catalog, pool, settings)
         gateway.warm_up(settings.warm)
+        tg.start_soon(_prestart_renderer, gateway)
         app = SkillgateServer(
             gateway,
             profile=profile,
@@ -77,6 +80,12 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
             await app.server.run(read, write, app.server.create_initialization_options())
         stop.set()
         tg.cancel_scope.cancel()
+
+
+async def _prestart_renderer(gateway: Gateway) -> None:
+    """A render worker, started just after the handshake rather than on the first load_skill."""
+    await anyio.sleep(PRESTART_DELAY)
+    await anyio.to_thread.run_sync(gateway.renderer.prestart)
 
 
 def _warm(gateway: Gateway, settings: Settings) -> Callable[[], Awaitable[None]]:
@@ -138,6 +147,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
             async with anyio.create_task_group() as tg:
                 if settings.reload.enabled:
                     tg.start_soon(reloader.watch, stop)
+                tg.start_soon(_prestart_renderer, gateway)
                 yield
                 stop.set()  # the watcher's thread ends at its next step, without a cancel wait
 
