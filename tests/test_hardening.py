@@ -410,3 +410,64 @@ async def test_a_cancelled_call_is_audited_as_cancelled(tmp_path: Path) -> None:
     audit.close()
     outcomes = [json.loads(line)["outcome"] for line in audit_path.read_text().splitlines()]
     assert outcomes == ["cancelled"]
+
+
+# -- other hosts' skills: the reference validator's rules ---------------------------------
+
+
+def test_metadata_values_are_text_as_the_reference_reads_them(tmp_path: Path) -> None:
+    _bad_skill(
+        tmp_path, "meta", "---\nname: meta\ndescription: yes\nmetadata:\n  version: 1.0\n  n: 010\n---\n"
+    )
+    skill = Catalog.load(tmp_path).skills["meta"]
+    assert skill.frontmatter.metadata == {"version": "1.0", "n": "010"}
+    assert skill.frontmatter.description == "yes"
+
+
+def test_a_unicode_name_loads_with_a_warning(tmp_path: Path) -> None:
+    _bad_skill(tmp_path, "café", "---\nname: café\ndescription: Coffee.\n---\n# C\n")
+    catalog = Catalog.load(tmp_path)
+    assert list(catalog.skills) == ["café"]
+    (warning,) = catalog.diagnostics
+    assert warning.severity == "warning" and "non-ASCII" in warning.message
+
+
+def test_a_lowercase_skill_md_loads_with_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "lower"
+    folder.mkdir()
+    (folder / "skill.md").write_text("---\nname: lower\ndescription: Lowercase file name.\n---\n# L\n")
+    catalog = Catalog.load(tmp_path)
+    assert list(catalog.skills) == ["lower"] and catalog.skills["lower"].skill_md.name == "skill.md"
+    (warning,) = catalog.diagnostics
+    assert "rename it to 'SKILL.md'" in warning.message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "metadata: {}",
+        "metadata: {version: 1.0}",
+        "license: [MIT]",
+        "description: &d x",
+        "description: !!str x",
+    ],
+)
+def test_yaml_the_reference_refuses_is_refused_with_its_line(tmp_path: Path, line: str) -> None:
+    _bad_skill(
+        tmp_path,
+        "refused",
+        f"---\nname: refused\ndescription: d\n{line}\n---\n".replace(
+            "description: d\ndescription", "description"
+        ),
+    )
+    (problem,) = Catalog.load(tmp_path).errors
+    assert problem.code == "SG102" and problem.line in (3, 4)
+
+
+def test_a_long_body_without_newlines_is_counted_not_refused(tmp_path: Path) -> None:
+    from skillgate.checks import authoring_diagnostics
+
+    write_skill(tmp_path, "long", body="é" * 400_000 + "\n")
+    catalog = Catalog.load(tmp_path)
+    (warning,) = authoring_diagnostics(catalog)
+    assert warning.code == "SG501" and "400001 tokens" in warning.message  # 400,000 + the newline
