@@ -12,32 +12,27 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
 import click
-import mcp_types as types
-import yaml
 
 from skillgate import __version__
-from skillgate.binding import DriftPolicy
-from skillgate.catalog import Catalog, display_path
-from skillgate.checks import authoring_diagnostics
-from skillgate.diagnostics import Diagnostic, Severity
 from skillgate.errors import SkillgateError, UsageError
-from skillgate.evals import DEFAULT_K, QueryResult, run_queries, skills_without_queries
-from skillgate.gateway import Gateway
-from skillgate.html_render import markdown_to_html
-from skillgate.http_app import LOOPBACK
-from skillgate.lockfile import LOCK_NAME, LockFile, lock_server, server_changes
-from skillgate.models import dump
-from skillgate.pool import UpstreamPool
-from skillgate.ranking import Ranker
-from skillgate.scaffold import create_skill, parse_server
-from skillgate.serve import http_tokens, search_ranker, serve_http, serve_preview, serve_stdio
-from skillgate.settings import load_settings
-from skillgate.skill import EVAL_QUERIES, Skill
-from skillgate.tokens import ENCODING, token_counts
+from skillgate.evals import DEFAULT_K
+
+# Each command imports what it uses, so `skillgate --help` or `skillgate list` never loads the
+# MCP SDK, the HTTP stack, numpy or the tokenizer.
+if TYPE_CHECKING:
+    import mcp_types as types
+
+    from skillgate.binding import DriftPolicy
+    from skillgate.catalog import Catalog
+    from skillgate.diagnostics import Diagnostic
+    from skillgate.evals import QueryResult
+    from skillgate.gateway import Gateway
+    from skillgate.lockfile import LockFile
+    from skillgate.ranking import Ranker
+    from skillgate.skill import Skill
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +73,8 @@ def _split(args: Sequence[str], required: int, usage: str) -> tuple[Path, list[s
 
 
 def _load(path: Path) -> Catalog:
+    from skillgate.catalog import Catalog
+
     catalog = Catalog.load(path)
     for diagnostic in catalog.diagnostics:
         click.echo(str(diagnostic), err=True)
@@ -90,6 +87,11 @@ def _with_gateway(
     drift: DriftPolicy = "block",
     ranker: Ranker | None = None,
 ) -> T:
+    import anyio
+
+    from skillgate.gateway import Gateway
+    from skillgate.pool import UpstreamPool
+
     async def run() -> T:
         async with UpstreamPool(os.environ) as pool:
             gateway = Gateway(catalog, pool, drift, ranker)
@@ -168,6 +170,11 @@ def serve(
 
     Flags override the settings file; see the README for every setting.
     """
+    import anyio
+
+    from skillgate.serve import http_tokens, serve_http, serve_stdio
+    from skillgate.settings import load_settings
+
     overrides = {
         "host": host,
         "port": port,
@@ -209,6 +216,10 @@ def format_option(text: str) -> Callable[[F], F]:
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) -> None:
     """Check the catalogs at PATHS (default: .); report every problem at once; exit 1 on errors."""
+    from skillgate.catalog import Catalog
+    from skillgate.checks import authoring_diagnostics
+    from skillgate.diagnostics import Severity
+
     catalogs = [Catalog.load(p) for p in (paths or (Path("."),))]
     diagnostics = [d for c in catalogs for d in authoring_diagnostics(c)]
     errors = [d for d in diagnostics if d.severity is Severity.ERROR or strict]
@@ -234,6 +245,7 @@ def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) 
 
 def github_annotation(d: Diagnostic) -> str:
     """A GitHub Actions workflow command that annotates the file and line."""
+    from skillgate.diagnostics import Severity
 
     def escape(text: str, property_value: bool = False) -> str:
         text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -271,6 +283,9 @@ def new(
     allowed: tuple[str, ...],
 ) -> None:
     """Create the skill folder NAME with a SKILL.md that validates (and an mcp.json when bound)."""
+    from skillgate.catalog import Catalog
+    from skillgate.scaffold import create_skill, parse_server
+
     if server_json and shared:
         raise click.UsageError("use --server or --shared, not both")
     servers = parse_server(server_json, server_name) if server_json else None
@@ -295,6 +310,11 @@ def new(
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
 def preview(directory: Path, host: str, port: int) -> None:
     """The browser preview of the catalog in DIRECTORY, with live reload."""
+    import anyio
+
+    from skillgate.http_app import LOOPBACK
+    from skillgate.serve import serve_preview
+
     if host not in LOOPBACK:
         raise UsageError(f"--host {host}: the preview has no authentication; bind a loopback address")
     anyio.run(serve_preview, _load(directory), host, port)
@@ -316,6 +336,9 @@ def list_command(directory: Path, limit: int, as_json: bool) -> None:
 @CONFIG_OPTION
 def search(args: tuple[str, ...], limit: int, as_json: bool, config: Path | None) -> None:
     """Skills ranked for QUERY, as list_skills(query) returns them."""
+    from skillgate.serve import search_ranker
+    from skillgate.settings import load_settings
+
     directory, (query,) = _split(args, 1, "[DIR] QUERY")
     _print_page(_load(directory), query, limit, as_json, search_ranker(load_settings(config)))
 
@@ -337,6 +360,10 @@ def eval_command(directory: Path, k: int, output: str, config: Path | None) -> N
 
     Prints each query's rank and, for a miss, the skills that outranked it; exit 1 on a miss.
     """
+    from skillgate.evals import run_queries, skills_without_queries
+    from skillgate.serve import search_ranker
+    from skillgate.settings import load_settings
+
     catalog = _load(directory)
 
     async def work(gateway: Gateway) -> list[QueryResult]:
@@ -385,6 +412,10 @@ def _print_eval(results: list[QueryResult], untested: list[str], k: int) -> None
 
 
 def _miss_diagnostic(catalog: Catalog, result: QueryResult, k: int) -> Diagnostic:
+    from skillgate.catalog import display_path
+    from skillgate.diagnostics import Diagnostic
+    from skillgate.skill import EVAL_QUERIES
+
     skill = catalog.skills[result.skill]
     place = f"ranked #{result.rank}" if result.rank is not None else "did not match"
     winners = f"; outranked by {', '.join(result.outranked_by)}" if result.outranked_by else ""
@@ -404,6 +435,8 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
 def _print_page(
     catalog: Catalog, query: str | None, limit: int, as_json: bool, ranker: Ranker | None = None
 ) -> None:
+    from skillgate.models import dump
+
     async def work(gateway: Gateway) -> Any:
         return gateway.list_skills(query=query, limit=limit)
 
@@ -430,6 +463,8 @@ def _parse_vars(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _read_vars_file(path: Path) -> dict[str, Any]:
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -466,6 +501,10 @@ def render(
     as_json: bool,
 ) -> None:
     """Render skill NAME with --var values and show its token cost."""
+    from skillgate.html_render import markdown_to_html
+    from skillgate.models import dump
+    from skillgate.tokens import ENCODING, token_counts
+
     directory, (name,) = _split(args, 1, "[DIR] NAME")
     catalog = _load(directory)
     variables = {**_read_vars_file(vars_file), **_parse_vars(pairs)} if vars_file else _parse_vars(pairs)
@@ -499,6 +538,8 @@ def lock(args: tuple[str, ...], check: bool) -> None:
     DIR defaults to .; with SKILL names, only those skills. With --check, print a
     per-field diff (tool, field, old -> new) of every drift and exit 1 if there is any.
     """
+    from skillgate.lockfile import LOCK_NAME, LockFile, lock_server
+
     directory = Path(args[0]) if args and Path(args[0]).is_dir() else Path(".")
     names = list(args[1:] if args and Path(args[0]).is_dir() else args)
     catalog = _load(directory)
@@ -537,6 +578,8 @@ def lock(args: tuple[str, ...], check: bool) -> None:
 
 
 def _lock_drift(skill: Skill, live: LockFile) -> list[str]:
+    from skillgate.lockfile import server_changes
+
     if skill.lock is None:
         return ["no tools.lock.json (run `skillgate lock`)"]
     changes: list[str] = []
@@ -560,6 +603,10 @@ def call(
     args: tuple[str, ...], raw: str | None, pairs: tuple[str, ...], as_json: bool, drift: DriftPolicy
 ) -> None:
     """Call TOOL of SKILL through the gateway, to debug a binding."""
+    import mcp_types as types
+
+    from skillgate.models import dump
+
     directory, (skill, tool) = _split(args, 2, "[DIR] SKILL TOOL")
     arguments: dict[str, Any] = {}
     if raw is not None:

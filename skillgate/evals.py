@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import stat
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from skillgate.catalog import Catalog
-from skillgate.ranking import HybridIndex
-from skillgate.skill import EVAL_QUERIES, Skill
+if TYPE_CHECKING:  # this module is imported by the command line for DEFAULT_K: it stays light
+    from skillgate.catalog import Catalog
+    from skillgate.ranking import HybridIndex
+    from skillgate.skill import Skill
 
 DEFAULT_K = 5
 MAX_QUERIES = 200  # per skill
@@ -35,6 +37,8 @@ class QueryResult:
 def read_queries(skill: Skill) -> list[tuple[int, str]]:
     """(line, query) pairs of the skill's evals/queries.txt; none when it has no such file, or
     when that is not a regular file inside the skill folder (a FIFO, a device, a link out)."""
+    from skillgate.skill import EVAL_QUERIES
+
     path = skill.dir / EVAL_QUERIES
     try:
         target = path.resolve(strict=True)

@@ -14,11 +14,7 @@ import mimetypes
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import jsonschema
-import mcp_types as types
-from jsonschema.exceptions import ValidationError as SchemaError
+from typing import TYPE_CHECKING, Any
 
 from skillgate.binding import DriftPolicy, ServerBinding
 from skillgate.catalog import Catalog, suggest
@@ -42,7 +38,13 @@ from skillgate.search import SearchDocument
 from skillgate.sections import chunks, extract_section, find_sections, section_text
 from skillgate.skill import Skill
 from skillgate.tokens import count_tokens
-from skillgate.upstream import ProgressFn
+
+if TYPE_CHECKING:
+    import jsonschema
+    import mcp_types as types
+    from jsonschema.exceptions import ValidationError as SchemaError
+
+    from skillgate.upstream import ProgressFn
 
 logger = logging.getLogger(__name__)
 
@@ -404,6 +406,8 @@ class Gateway:
         fingerprint = json.dumps(schema, sort_keys=True)
         cached = self._validators.get((key, tool.name))
         if cached is None or cached[0] != fingerprint:
+            import jsonschema  # loaded with the first call_skill
+
             cls = jsonschema.validators.validator_for(schema)
             try:
                 cls.check_schema(schema)

@@ -24,15 +24,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skillgate.binding import ServerBinding
 from skillgate.diagnostics import Diagnostic
 from skillgate.limits import LOCK_BYTES
 from skillgate.reading import Unreadable, load_json
+
+if TYPE_CHECKING:
+    import mcp_types as types  # loaded when a tool is built, not to read a lock
 
 LOCK_NAME = "tools.lock.json"
 LOCK_VERSION = 1
@@ -54,6 +56,8 @@ class LockedTool(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, exclude={"sha256"})
 
     def as_tool(self) -> types.Tool:
+        import mcp_types as types
+
         return types.Tool.model_validate(self.definition())
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskGroup
 
 from skillgate.binding import ServerBinding
-from skillgate.upstream import Upstream
+
+if TYPE_CHECKING:
+    from skillgate.upstream import Upstream
 
 
 class UpstreamPool:
@@ -65,6 +68,8 @@ class UpstreamPool:
         if upstream is None:
             if self._tg is None:
                 raise RuntimeError("UpstreamPool used outside `async with`")
+            from skillgate.upstream import Upstream  # the MCP client loads with the first upstream
+
             upstream = Upstream(
                 binding, self._environ, call_timeout=self._call_timeout, start_timeout=self._start_timeout
             )

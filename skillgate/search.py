@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rank_bm25 import BM25Plus
-
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -213,6 +211,8 @@ class SearchIndex:
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._idf: dict[str, float] = {}
         if corpus:
+            from rank_bm25 import BM25Plus  # numpy: loaded with the first search, not at startup
+
             bm25 = BM25Plus(corpus, k1=K1, b=B, delta=0)  # idf = log((N + 1) / df): never negative
             self._idf = dict(bm25.idf)
             for index, frequencies in enumerate(bm25.doc_freqs):

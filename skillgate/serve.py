@@ -10,24 +10,25 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import uvicorn
-from mcp.server.stdio import stdio_server
 
 from skillgate.audit import AuditLog
 from skillgate.catalog import Catalog
+from skillgate.disk_cache import DiskCache
 from skillgate.errors import UsageError
 from skillgate.gateway import Gateway
-from skillgate.http_app import LOOPBACK, Tokens, build_app
 from skillgate.pool import UpstreamPool
-from skillgate.preview import build_preview
 from skillgate.profile import DEFAULT_PROFILE
 from skillgate.ranking import Ranker, ranker_for
 from skillgate.reload import Reloader
-from skillgate.server import SkillgateServer
 from skillgate.settings import Settings
+
+if TYPE_CHECKING:  # the HTTP stack loads only for --http and the preview
+    import uvicorn
+
+    from skillgate.http_app import Tokens
 
 PRESTART_DELAY = 0.5
 
@@ -38,10 +39,15 @@ def user_cache_folder(environ: Mapping[str, str]) -> Path:
     return Path(base) / "skillgate"
 
 
+def cache_folder(settings: Settings, environ: Mapping[str, str] = os.environ) -> Path:
+    """The settings' cache_dir, else the user cache folder."""
+    return settings.cache_dir.expanduser() if settings.cache_dir else user_cache_folder(environ)
+
+
 def search_ranker(settings: Settings, environ: Mapping[str, str] = os.environ) -> Ranker:
-    """The search ranker `[search]` asks for, caching vectors in its cache_dir or the user cache."""
+    """The search ranker `[search]` asks for, caching vectors in its cache_dir or the cache folder."""
     folder = settings.search.cache_dir
-    return ranker_for(settings.search, folder.expanduser() if folder else user_cache_folder(environ))
+    return ranker_for(settings.search, folder.expanduser() if folder else cache_folder(settings, environ))
 
 
 def _gateway(catalog: Catalog, pool: UpstreamPool, settings: Settings) -> Gateway:
@@ -59,6 +65,10 @@ def open_audit(settings: Settings) -> AuditLog | None:
 
 async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAULT_PROFILE) -> None:
     """Serve one client on stdin/stdout until it closes them or SIGTERM/SIGINT arrives."""
+    from mcp.server.stdio import stdio_server
+
+    from skillgate.server import SkillgateServer
+
     audit = open_audit(settings)
     async with anyio.create_task_group() as tg, UpstreamPool(os.environ) as pool:
         tg.start_soon(_exit_on_signal_stdio, pool)
@@ -72,6 +82,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
             audit=audit,
             dynamic=settings.dynamic,
             one_client=True,
+            cache=DiskCache(cache_folder(settings), "startup"),
         )
         stop = anyio.Event()
         if settings.reload.enabled:
@@ -106,16 +117,10 @@ async def _exit_on_signal_stdio(pool: UpstreamPool) -> None:
             os._exit(0)
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without its own signal handling: skillgate stops it, then its upstreams, then exits 0."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 def http_tokens(settings: Settings, environ: Mapping[str, str]) -> Tokens:
     """The bearer tokens, refusing an open non-loopback server unless told to allow it."""
+    from skillgate.http_app import LOOPBACK, Tokens
+
     tokens = Tokens(settings.token_values(environ))
     if settings.host not in LOOPBACK and not tokens.enabled and not settings.allow_unauthenticated:
         raise UsageError(
@@ -127,6 +132,9 @@ def http_tokens(settings: Settings, environ: Mapping[str, str]) -> Tokens:
 
 async def serve_http(catalog: Catalog, settings: Settings) -> None:
     """Serve streamable HTTP at /mcp and /mcp/<profile> until SIGINT/SIGTERM."""
+    from skillgate.http_app import build_app
+    from skillgate.server import SkillgateServer
+
     tokens = http_tokens(settings, os.environ)
     audit = open_audit(settings)
     async with UpstreamPool(os.environ) as pool:
@@ -134,7 +142,12 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
         gateway.warm_up(settings.warm)
         servers = {
             name: SkillgateServer(
-                gateway, profile=name, view=settings.profile(name), audit=audit, dynamic=settings.dynamic
+                gateway,
+                profile=name,
+                view=settings.profile(name),
+                audit=audit,
+                dynamic=settings.dynamic,
+                cache=DiskCache(cache_folder(settings), "startup"),
             )
             for name in settings.profile_names
         }
@@ -172,11 +185,22 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
 
 async def serve_preview(catalog: Catalog, host: str, port: int) -> None:
     """The preview page until SIGINT/SIGTERM."""
+    from skillgate.preview import build_preview
+
     app = build_preview(catalog, os.environ, ranker=search_ranker(Settings()), host=host)
     await _run_uvicorn(app, host, port, lambda url: f"skillgate: preview of {len(catalog)} skills at {url}/")
 
 
 async def _run_uvicorn(app: Any, host: str, port: int, announce: Callable[[str], str]) -> None:
+    import uvicorn
+
+    class _Uvicorn(uvicorn.Server):
+        """uvicorn without its own signal handling: skillgate stops it, then its upstreams, then exits 0."""
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = _Uvicorn(config)
     async with anyio.create_task_group() as tg:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from skillgate import __version__
 from skillgate.audit import AuditEvent, AuditLog, Outcome, canonical_digest, redact
 from skillgate.audit import now as audit_now
+from skillgate.disk_cache import DiskCache
 from skillgate.errors import (
     SkillgateError,
     SkillNotFound,
@@ -55,7 +56,7 @@ from skillgate.models import (
 )
 from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
 from skillgate.skill_resources import EXTENSION, SkillResources, SkillsGetParams, SkillsListParams
-from skillgate.startup import Entry, fit_startup
+from skillgate.startup import Entry, cached_fit_startup
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class SkillgateServer:
         audit: AuditLog | None = None,
         dynamic: bool = False,
         one_client: bool = False,
+        cache: DiskCache | None = None,
     ) -> None:
         self.gateway = gateway
         self.profile = profile
@@ -117,6 +119,7 @@ class SkillgateServer:
         self.dynamic = dynamic
         # stdio serves one client: its state is the process's, whatever the protocol era.
         self.one_client = one_client
+        self.cache = cache
         # Dynamic mode: per connection, the tools of the skills it loaded, as "<skill>__<tool>".
         self._loaded_tools: dict[int, dict[str, tuple[str, types.Tool]]] = {}
         self.bus = InMemorySubscriptionBus()
@@ -146,7 +149,7 @@ class SkillgateServer:
         entries = [
             Entry(s.name, s.frontmatter.summary()) for s in self.gateway.catalog if self.view.admits(s.name)
         ]
-        startup = fit_startup(entries, meta_tools)
+        startup = cached_fit_startup(entries, meta_tools, self.cache)
         self.tools = meta_tools(startup.list_skills_description)
         self.server.instructions = startup.instructions
 

@@ -7,6 +7,7 @@ port = 8000
 stateless = false           # any request may go to any replica (no sessions)
 allow_unauthenticated = false  # required to serve a non-loopback address without tokens
 drift = "block"             # catalog-wide lock drift policy
+cache_dir = "~/.cache/skillgate"   # caches kept between runs (default: $XDG_CACHE_HOME/skillgate)
 
 [[tokens]]                  # bearer tokens: the value lives in the environment, never here
 env = "SKILLGATE_TOKEN_OPS"
@@ -31,7 +32,7 @@ embedder = "builtin"        # "builtin" (offline, shipped model) | "none" (BM25 
 url = "http://127.0.0.1:11434/v1"   # http only: an OpenAI-style /v1/embeddings server
 model = "nomic-embed-text"  # http only: the model name it serves
 timeout = 5.0               # http only: seconds per request before falling back to BM25
-cache_dir = "~/.cache/skillgate"   # where skill vectors are kept between runs
+cache_dir = "~/.cache/skillgate"   # where skill vectors are kept (default: the top-level cache_dir)
 
 [render]
 timeout = 2.0               # seconds a template may take to render (then: a tool error)
@@ -134,6 +135,11 @@ class Settings(_Settings):
     dynamic: bool = Field(
         default=False,
         description="After load_skill, also list the skill's tools as <skill>__<tool> to that session.",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Folder for caches kept between runs: parsed catalog, startup text, skill vectors "
+        "(default: $XDG_CACHE_HOME/skillgate or ~/.cache/skillgate).",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,

@@ -1,0 +1,100 @@
+"""DiskCache: results kept between runs, so a restart does not compute them again.
+
+Every entry is found by a key computed from everything the result depends on (file stamps,
+content hashes, skillgate's version), so a cache can miss but never serve a stale result.
+Files are written atomically (a temporary file, then a rename). A file that cannot be read
+back is ignored with one warning and written again; a folder that cannot be written leaves
+skillgate working without the cache, with one warning. Pickled entries are read only from a
+folder that belongs to the current user and that no one else may write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from skillgate import __version__
+
+logger = logging.getLogger(__name__)
+
+MAX_ENTRY_BYTES = 1_000_000_000
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_once(folder: Path, problem: str, message: str, *args: object) -> None:
+    if (str(folder), problem) not in _warned:
+        _warned.add((str(folder), problem))
+        logger.warning(message, *args)
+
+
+class DiskCache:
+    """Pickled entries under `folder/kind/`; `folder=None` disables the cache."""
+
+    def __init__(self, folder: Path | None, kind: str) -> None:
+        self.folder = folder / kind if folder is not None else None
+
+    def _path(self, name: str) -> Path | None:
+        return self.folder / f"{name}.pickle" if self.folder is not None else None
+
+    def read(self, name: str) -> Any | None:
+        path = self._path(name)
+        if path is None or not self._private():
+            return None
+        try:
+            info = path.stat()
+        except OSError:
+            return None  # not written yet
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES:
+            _warn_once(path, "odd", "cache file %s is not a regular file of sane size; ignoring it", path)
+            return None
+        try:
+            with path.open("rb") as handle:
+                version, value = pickle.load(handle)
+        except Exception as exc:  # a truncated or foreign file: recompute, and write it again
+            _warn_once(
+                path, "corrupt", "cache file %s cannot be read (%s); rebuilding it", path, type(exc).__name__
+            )
+            return None
+        return value if version == __version__ else None
+
+    def write(self, name: str, value: Any) -> None:
+        path = self._path(name)
+        if path is None or self.folder is None:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".pickle")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    pickle.dump((__version__, value), out, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(temporary, path)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            _warn_once(
+                self.folder,
+                "unwritable",
+                "cache folder %s cannot be written (%s); working without it",
+                self.folder,
+                exc.strerror or exc,
+            )
+
+    def _private(self) -> bool:
+        """The folder is the current user's and no one else may write it (a pickle is code)."""
+        assert self.folder is not None
+        try:
+            info = self.folder.stat()
+        except OSError:
+            return False
+        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            _warn_once(
+                self.folder, "shared", "cache folder %s is writable by others; not reading it", self.folder
+            )
+            return False
+        return True
