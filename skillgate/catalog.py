@@ -3,11 +3,19 @@
 A folder that holds a SKILL.md is a skill (its subfolders are its files); other
 folders are searched for skills at any depth. A broken skill is left out with its
 diagnostics; it never stops the others from loading.
+
+Parsing a skill (YAML, the template, Markdown headings, mcp.json, the lock) is kept, per
+skill folder, with the stamps of every file it read or looked for (size, mtime, ctime,
+inode): in memory for hot reloads, and on disk (`DiskCache`) for restarts. A skill whose
+stamps all match is not parsed again; any change to any of those files parses it again, so
+a cached skill is never stale. Its file list is read live each time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import hashlib
 import logging
 import os
 import re
@@ -17,6 +25,7 @@ from pathlib import Path
 
 from skillgate.binding import ServerBinding, ServerEntry, merge_bindings, read_mcp_json
 from skillgate.diagnostics import Diagnostic, Severity, sort_key
+from skillgate.disk_cache import DiskCache
 from skillgate.errors import SkillNotFound, UsageError
 from skillgate.frontmatter import normalize_name, parse_skill_file
 from skillgate.limits import PATH_CHARS, SKILL_MD_BYTES
@@ -28,15 +37,29 @@ from skillgate.skill import SKILL_FILES, SKIP_DIRS, Skill, find_headings, list_f
 logger = logging.getLogger(__name__)
 
 
+Stamp = tuple[int, int, int, int] | None  # (size, mtime_ns, ctime_ns, inode) of a file; None: absent
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One skill folder's parse: its inputs' stamps, the skill without its file list, diagnostics."""
+
+    stamps: tuple[tuple[str, Stamp], ...]
+    skill: Skill | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
 @dataclass(frozen=True)
 class Catalog:
     root: Path
     skills: dict[str, Skill]  # by name, in name order
     shared_servers: dict[str, ServerEntry]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    parsed: dict[str, Parsed] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def load(cls, root: Path) -> Catalog:
+    def load(cls, root: Path, cache: DiskCache | None = None, previous: Catalog | None = None) -> Catalog:
+        """Load the catalog; parses are reused from `previous` (a reload) or the disk cache."""
         root = root.resolve()
         if not root.is_dir():
             raise UsageError(f"catalog folder {str(root)!r} does not exist; pass a folder that holds skills")
@@ -45,12 +68,31 @@ class Catalog:
         if os.path.lexists(root / "mcp.json"):
             shared, found = read_mcp_json(root / "mcp.json")
             diagnostics += found
+        cache_name = hashlib.sha256(str(root).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        known: dict[str, Parsed] = {}
+        if previous is not None and previous.root == root:
+            known = previous.parsed
+        elif cache is not None:
+            stored = cache.read(cache_name)
+            known = stored if isinstance(stored, dict) else {}
+        shared_stamp = _stamp(root / "mcp.json")
+        parsed: dict[str, Parsed] = {}
         skills: dict[str, Skill] = {}
         for skill_dir, source in _skill_dirs(root):
-            skill, found = load_skill(skill_dir, root, shared, source)
-            diagnostics += found
-            if skill is None:
+            folder = skill_dir.relative_to(root).as_posix()
+            hit = known.get(folder)
+            if hit is None or not _fresh(hit, skill_dir, shared_stamp):
+                hit = _parse(skill_dir, root, shared, source, shared_stamp)
+            parsed[folder] = hit
+            diagnostics += hit.diagnostics
+            if hit.skill is None:
                 continue
+            files, skipped = list_files(skill_dir)
+            diagnostics += [
+                Diagnostic.at(skill_dir / path, "SG304", f"not served: {why}", severity=Severity.WARNING)
+                for path, why in skipped
+            ]
+            skill = dataclasses.replace(hit.skill, files=files)
             if skill.name in skills:
                 first = skills[skill.name].skill_md.relative_to(root)
                 diagnostics.append(
@@ -65,7 +107,9 @@ class Catalog:
                 continue
             skills[skill.name] = skill
         diagnostics = [d.model_copy(update={"path": display_path(Path(d.path), root)}) for d in diagnostics]
-        return cls(root, dict(sorted(skills.items())), shared, sorted(diagnostics, key=sort_key))
+        if cache is not None and parsed != known:
+            cache.write(cache_name, parsed)
+        return cls(root, dict(sorted(skills.items())), shared, sorted(diagnostics, key=sort_key), parsed)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -111,16 +155,57 @@ def _skill_dirs(root: Path) -> Iterator[tuple[Path, str]]:
             yield Path(current), source
 
 
+_INPUTS = ("mcp.json", LOCK_NAME)  # besides SKILL.md (or skill.md): the files a parse reads
+
+
+def _stamp(path: Path | str) -> Stamp:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
+def _fresh(parsed: Parsed, skill_dir: Path, shared_stamp: Stamp) -> bool:
+    """Whether every file the parse read or looked for is as it was."""
+    folder = str(skill_dir)
+    for name, stamp in parsed.stamps:
+        now = shared_stamp if name == "/mcp.json" else _stamp(os.path.join(folder, name))
+        if now != stamp:
+            return False
+    return True
+
+
+def _parse(
+    skill_dir: Path, root: Path, shared: dict[str, ServerEntry], source: str, shared_stamp: Stamp
+) -> Parsed:
+    """Parse one skill folder, recording the stamps of what the result depends on.
+
+    Stamps are taken before reading, so a file changed while it is read parses again next time.
+    """
+    names = [*SKILL_FILES, *_INPUTS]
+    before = [(name, _stamp(skill_dir / name)) for name in names]
+    looked_for: list[str] = []
+    skill, diagnostics = load_skill(skill_dir, root, shared, source, looked_for)
+    extra = [(name, _stamp(skill_dir / name)) for name in sorted(set(looked_for) - set(names))]
+    return Parsed((*before, *extra, ("/mcp.json", shared_stamp)), skill, tuple(diagnostics))
+
+
 def load_skill(
-    skill_dir: Path, root: Path, shared: dict[str, ServerEntry], source: str = "SKILL.md"
+    skill_dir: Path,
+    root: Path,
+    shared: dict[str, ServerEntry],
+    source: str = "SKILL.md",
+    looked_for: list[str] | None = None,
 ) -> tuple[Skill | None, list[Diagnostic]]:
-    """Load one skill folder; `None` with diagnostics when it cannot be served.
+    """Load one skill folder; `None` with diagnostics when it cannot be served. Its file list is
+    left empty (the catalog reads it); `looked_for` collects the other files the result depends on.
 
     Whatever goes wrong inside is this skill's problem alone: an unexpected failure becomes
     an SG100 diagnostic on its SKILL.md, never an exception that stops the catalog.
     """
     try:
-        return _load_skill(skill_dir, root, shared, source)
+        return _load_skill(skill_dir, root, shared, source, looked_for if looked_for is not None else [])
     except Exception as exc:  # the catch at this edge: one skill, whatever its files hold
         logger.debug("loading %s failed", skill_dir, exc_info=True)
         message = (
@@ -131,7 +216,7 @@ def load_skill(
 
 
 def _load_skill(
-    skill_dir: Path, root: Path, shared: dict[str, ServerEntry], source: str
+    skill_dir: Path, root: Path, shared: dict[str, ServerEntry], source: str, looked_for: list[str]
 ) -> tuple[Skill | None, list[Diagnostic]]:
     """`skill_dir` is a resolved path: the catalog root is resolved and the walk does not follow
     symbolic links, so every folder under it is already its own real path."""
@@ -184,14 +269,11 @@ def _load_skill(
         diagnostics.append(
             Diagnostic.at(skill_md, "SG301", f"template syntax error: {message}", line + parsed.body_line - 1)
         )
-    diagnostics += _missing_files(parsed.body, parsed.body_line, skill_dir, skill_md, template.includes)
+    diagnostics += _missing_files(
+        parsed.body, parsed.body_line, skill_dir, skill_md, template.includes, looked_for
+    )
     if any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
-    files, skipped = list_files(skill_dir)
-    diagnostics += [
-        Diagnostic.at(skill_dir / path, "SG304", f"not served: {why}", severity=Severity.WARNING)
-        for path, why in skipped
-    ]
     skill = Skill(
         frontmatter=parsed.frontmatter,
         dir=skill_dir,
@@ -199,8 +281,15 @@ def _load_skill(
         body_line=parsed.body_line,
         bindings=tuple(bindings),
         headings=find_headings(parsed.body),
-        files=files,
-        lock=lock,
+        files=(),
+        lock_text=lock.dumps() if lock is not None else None,
+        locked_tools=tuple(
+            (server, tool.name, tool.description or "")
+            for server, pinned in sorted(lock.servers.items())
+            for tool in pinned.tools
+        )
+        if lock is not None
+        else (),
         source=source,
     )
     return skill, diagnostics
@@ -266,12 +355,19 @@ _LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 
 def _missing_files(
-    body: str, body_line: int, skill_dir: Path, skill_md: Path, includes: list[tuple[str, int]]
+    body: str,
+    body_line: int,
+    skill_dir: Path,
+    skill_md: Path,
+    includes: list[tuple[str, int]],
+    looked_for: list[str],
 ) -> list[Diagnostic]:
-    """Includes (errors) and relative links (warnings) that name files the skill does not have."""
+    """Includes (errors) and relative links (warnings) that name files the skill does not have.
+    Every path looked at is added to `looked_for`: the result depends on it."""
     found = []
     root = skill_dir
     for name, line in includes:
+        looked_for.append(name)
         if not _include_ok(root, name):
             found.append(
                 Diagnostic.at(
@@ -292,6 +388,7 @@ def _missing_files(
                 or ":" in href.split("/")[0]
             ):
                 continue
+            looked_for.append(href)
             if len(href) > PATH_CHARS or not _exists(root, href):
                 found.append(
                     Diagnostic.at(

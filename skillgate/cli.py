@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from skillgate.gateway import Gateway
     from skillgate.lockfile import LockFile
     from skillgate.ranking import Ranker
+    from skillgate.settings import Settings
     from skillgate.skill import Skill
 
 T = TypeVar("T")
@@ -72,10 +73,14 @@ def _split(args: Sequence[str], required: int, usage: str) -> tuple[Path, list[s
     raise click.UsageError(f"expected {usage}")
 
 
-def _load(path: Path) -> Catalog:
+def _load(path: Path, settings: Settings | None = None) -> Catalog:
+    """The catalog at `path`, its parses cached in the settings' cache folder; diagnostics to stderr."""
     from skillgate.catalog import Catalog
+    from skillgate.disk_cache import DiskCache
+    from skillgate.settings import Settings
 
-    catalog = Catalog.load(path)
+    folder = (settings or Settings()).cache_folder(os.environ)
+    catalog = Catalog.load(path, DiskCache(folder, "catalog"))
     for diagnostic in catalog.diagnostics:
         click.echo(str(diagnostic), err=True)
     return catalog
@@ -189,7 +194,7 @@ def serve(
         raise UsageError(
             f"--profile {profile!r} is not defined; profiles: {', '.join(settings.profile_names)}"
         )
-    catalog = _load(directory)
+    catalog = _load(directory, settings)
     if use_http:
         http_tokens(settings, os.environ)  # refuse bad auth settings before anything starts
         anyio.run(serve_http, catalog, settings)

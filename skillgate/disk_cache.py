@@ -10,6 +10,7 @@ folder that belongs to the current user and that no one else may write.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -36,6 +37,7 @@ class DiskCache:
     """Pickled entries under `folder/kind/`; `folder=None` disables the cache."""
 
     def __init__(self, folder: Path | None, kind: str) -> None:
+        self.base = folder
         self.folder = folder / kind if folder is not None else None
 
     def _path(self, name: str) -> Path | None:
@@ -52,6 +54,8 @@ class DiskCache:
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES:
             _warn_once(path, "odd", "cache file %s is not a regular file of sane size; ignoring it", path)
             return None
+        collecting = gc.isenabled()
+        gc.disable()  # unpickling makes many objects and no garbage: collections only cost time
         try:
             with path.open("rb") as handle:
                 version, value = pickle.load(handle)
@@ -60,6 +64,9 @@ class DiskCache:
                 path, "corrupt", "cache file %s cannot be read (%s); rebuilding it", path, type(exc).__name__
             )
             return None
+        finally:
+            if collecting:
+                gc.enable()
         return value if version == __version__ else None
 
     def write(self, name: str, value: Any) -> None:
@@ -77,11 +84,11 @@ class DiskCache:
                 Path(temporary).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            _warn_once(
-                self.folder,
+            _warn_once(  # once per cache folder, whichever kind found it
+                self.base or self.folder,
                 "unwritable",
                 "cache folder %s cannot be written (%s); working without it",
-                self.folder,
+                self.base,
                 exc.strerror or exc,
             )
 

@@ -137,8 +137,9 @@ class Gateway:
     def _known_tools(self, skill: Skill, binding: ServerBinding) -> list[tuple[str, str]] | None:
         """(name, description) of the binding's allowed tools from its lock, else from its running
         upstream, without starting it; None when neither knows them."""
-        if skill.lock is not None and binding.name in skill.lock.servers:
-            return [(t.name, t.description or "") for t in skill.lock.servers[binding.name].tools]
+        locked = skill.locked(binding.name)
+        if locked is not None:
+            return locked
         upstream = self.pool.known(binding)
         live = upstream.cached_tools() if upstream is not None else None
         return (

@@ -37,7 +37,7 @@ def keep_last_valid(old: Catalog, new: Catalog) -> Catalog:
             new
         ):
             skills[name] = skill
-    return Catalog(new.root, dict(sorted(skills.items())), new.shared_servers, new.diagnostics)
+    return Catalog(new.root, dict(sorted(skills.items())), new.shared_servers, new.diagnostics, new.parsed)
 
 
 def _root_broken(catalog: Catalog) -> bool:
@@ -53,7 +53,7 @@ class Reloader:
 
     async def reload(self) -> Catalog:
         old = self.gateway.catalog
-        loaded = await anyio.to_thread.run_sync(Catalog.load, old.root)
+        loaded = await anyio.to_thread.run_sync(Catalog.load, old.root, None, old)
         catalog = keep_last_valid(old, loaded)
         self.gateway.catalog = catalog
         self.gateway.generation += 1

@@ -33,15 +33,8 @@ if TYPE_CHECKING:  # the HTTP stack loads only for --http and the preview
 PRESTART_DELAY = 0.5
 
 
-def user_cache_folder(environ: Mapping[str, str]) -> Path:
-    """$XDG_CACHE_HOME/skillgate, else ~/.cache/skillgate."""
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "skillgate"
-
-
 def cache_folder(settings: Settings, environ: Mapping[str, str] = os.environ) -> Path:
-    """The settings' cache_dir, else the user cache folder."""
-    return settings.cache_dir.expanduser() if settings.cache_dir else user_cache_folder(environ)
+    return settings.cache_folder(environ)
 
 
 def search_ranker(settings: Settings, environ: Mapping[str, str] = os.environ) -> Ranker:

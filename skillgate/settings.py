@@ -164,6 +164,13 @@ class Settings(_Settings):
                 )
         return profiles
 
+    def cache_folder(self, environ: Mapping[str, str]) -> Path:
+        """`cache_dir`, else $XDG_CACHE_HOME/skillgate, else ~/.cache/skillgate."""
+        if self.cache_dir is not None:
+            return self.cache_dir.expanduser()
+        base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "skillgate"
+
     def profile(self, name: str) -> Profile:
         if name == DEFAULT_PROFILE and name not in self.profiles:
             return EVERYTHING

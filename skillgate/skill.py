@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from markdown_it import MarkdownIt
 
@@ -48,8 +50,26 @@ class Skill:
     bindings: tuple[ServerBinding, ...]
     headings: tuple[Heading, ...]
     files: tuple[SkillFile, ...]
-    lock: LockFile | None = None
+    lock_text: str | None = None  # tools.lock.json as validated; parsed on first use of `lock`
+    locked_tools: tuple[tuple[str, str, str], ...] = ()  # (server, tool, description) from the lock
     source: str = "SKILL.md"  # the file name SKILL.md was found under
+
+    @functools.cached_property
+    def lock(self) -> LockFile | None:
+        """The skill's lock, parsed when first needed (a 10,000-skill catalog starts without parsing them)."""
+        return None if self.lock_text is None else LockFile.model_validate_json(self.lock_text)
+
+    def locked(self, server: str) -> list[tuple[str, str]] | None:
+        """(name, description) of the tools the lock pins for `server`, or None when it pins none."""
+        if self.lock_text is None:
+            return None
+        found = [(name, description) for bound, name, description in self.locked_tools if bound == server]
+        return found if found or self.lock is None or server in self.lock.servers else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("lock", None)  # cached: parsed again after unpickling, when needed
+        return state
 
     @property
     def name(self) -> str:
@@ -110,16 +130,21 @@ def list_files(skill_dir: Path) -> tuple[tuple[SkillFile, ...], list[tuple[str, 
     """The skill's servable files, sorted, and what was skipped: (relative path, why).
 
     A file is listed only if reading it will work: a regular file (or a link to one) inside
-    the skill folder, whose name is UTF-8 and whose link target is itself servable.
+    the skill folder, whose name is UTF-8 and whose link target is itself servable. Read with
+    one `scandir` per folder and one `stat` per file (links are resolved, others need not be).
     """
-    root = skill_dir.resolve()
+    root = os.path.realpath(skill_dir)
     files: list[SkillFile] = []
     skipped: list[tuple[str, str]] = []
-    for current, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
-        for name in sorted(names):
-            path = Path(current) / name
-            relative = path.relative_to(root).as_posix()
+    pending = [("", root)]
+    while pending:
+        prefix, folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            relative = prefix + entry.name
             if not servable(relative):
                 continue
             try:
@@ -128,18 +153,24 @@ def list_files(skill_dir: Path) -> tuple[tuple[SkillFile, ...], list[tuple[str, 
                 skipped.append((relative, "its name is not UTF-8; rename it"))
                 continue
             try:
-                target = path.resolve(strict=True)
-                inside = target.is_relative_to(root) and servable(target.relative_to(root).as_posix())
-                info = target.stat()
-            except (OSError, RuntimeError):
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIP_DIRS:
+                        pending.append((relative + "/", entry.path))
+                    continue
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path, strict=True)
+                    inside = target.startswith(root + os.sep)
+                    if not inside or not servable(target[len(root) + 1 :].replace(os.sep, "/")):
+                        skipped.append((relative, "it links outside the skill's servable files"))
+                        continue
+                info = entry.stat()
+            except (OSError, RuntimeError, ValueError):
                 skipped.append((relative, "a broken link or a link loop"))
                 continue
-            if not inside:
-                skipped.append((relative, "it links outside the skill's servable files"))
-            elif not stat.S_ISREG(info.st_mode):
+            if not stat.S_ISREG(info.st_mode):
                 skipped.append((relative, "not a regular file"))
             elif info.st_size > MAX_FILE_BYTES:
                 skipped.append((relative, f"{info.st_size:,} bytes, over the {MAX_FILE_BYTES:,} limit"))
             else:
                 files.append(SkillFile(relative, info.st_size))
-    return tuple(sorted(files, key=lambda f: f.path)), skipped
+    return tuple(sorted(files, key=lambda f: f.path)), sorted(skipped)

@@ -1,8 +1,10 @@
 """Scale: catalogs of 1,000 and 10,000 locked skills built from 15 real servers' tools.
 
 For each: startup to ready (process start to the first list_skills(query) answer over stdio),
-peak resident memory of the gateway process, and list_skills(query) p50/p99 in process.
-Targets at 10,000: ready under 3 s, under 500 MB, query p50 under 5 ms.
+on a first start (empty caches) and on a restart (the parsed catalog, startup text and
+vectors cached), peak resident memory of the gateway process, and list_skills(query) p50/p99
+in process. Targets at 10,000 (issue 12): ready in 3 s on a restart, at most 300 MB, query p50
+at most 5 ms.
 
 Run: make bench   (or: python -m tests.benchmarks.scale [--sizes 1000 10000])
 Writes tests/benchmarks/results/scale.json.
@@ -33,7 +35,7 @@ QUERIES = [
     "read a file",
     "post to slack",
 ]
-TARGETS = {"ready_s": 3.0, "peak_rss_mib": 500, "query_p50_ms": 5.0}
+TARGETS = {"ready_s": 3.0, "peak_rss_mib": 300, "query_p50_ms": 5.0}
 
 
 def rss_kib(pid: int) -> int:
@@ -55,12 +57,15 @@ def gateway_pid(catalog: Path) -> int:
     raise RuntimeError("gateway process not found")
 
 
-async def measure_startup(catalog: Path, queries: list[str], then_load: str | None = None) -> dict[str, Any]:
+async def measure_startup(
+    catalog: Path, queries: list[str], then_load: str | None = None, cache: Path | None = None
+) -> dict[str, Any]:
     """Wall time from spawning `skillgate serve` over stdio to its first list_skills(query) answer,
     and the gateway's peak resident memory after a few more requests."""
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "skillgate", "serve", str(catalog)], cwd=str(REPO),
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO),
+             **({"XDG_CACHE_HOME": str(cache)} if cache else {})},
     )  # fmt: skip
     start = time.perf_counter()
     async with Client(params) as client:
@@ -90,24 +95,28 @@ def main(sizes: list[int], n: int) -> dict[str, Any]:
     figures: dict[str, Any] = {"targets_at_10000": TARGETS}
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            write_catalog(Path(tmp), size)
-            row = anyio.run(measure_startup, Path(tmp), QUERIES)
-            row["list_skills_query"] = anyio.run(queries, Path(tmp), n)
+            catalog, cache = Path(tmp) / "catalog", Path(tmp) / "cache"
+            write_catalog(catalog, size)
+            first = anyio.run(measure_startup, catalog, QUERIES, None, cache)
+            row = anyio.run(measure_startup, catalog, QUERIES, None, cache)  # a restart: caches warm
+            row["first_start_ready_s"] = first["ready_s"]
+            row["first_start_peak_rss_mib"] = first["peak_rss_mib"]
+            row["list_skills_query"] = anyio.run(queries, catalog, n)
             figures[str(size)] = row
     return figures
 
 
 def report(f: dict[str, Any]) -> str:
-    lines = [f"{'skills':>7} {'ready s':>8} {'peak MiB':>9} {'query p50 ms':>13} {'p99 ms':>7}"]
+    header = f"{'skills':>7} {'ready s (first start / restart)':>32} {'peak MiB':>9}"
+    lines = [f"{header} {'query p50 ms':>13} {'p99 ms':>7}"]
     for key, row in f.items():
         if key.isdigit():
             q = row["list_skills_query"]
-            lines.append(
-                f"{key:>7} {row['ready_s']:>8} {row['peak_rss_mib']:>9} {q['p50_ms']:>13} {q['p99_ms']:>7}"
-            )
+            ready = f"{row['first_start_ready_s']} / {row['ready_s']}"
+            lines.append(f"{key:>7} {ready:>32} {row['peak_rss_mib']:>9} {q['p50_ms']:>13} {q['p99_ms']:>7}")
     t = f["targets_at_10000"]
     ready, memory, query = t["ready_s"], t["peak_rss_mib"], t["query_p50_ms"]
-    lines.append(f"targets at 10000: ready < {ready} s, < {memory} MB, query p50 < {query} ms")
+    lines.append(f"targets at 10000: ready <= {ready} s (restart), <= {memory} MB, query p50 <= {query} ms")
     return "\n".join(lines)
 
 
