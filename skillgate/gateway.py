@@ -35,7 +35,7 @@ from skillgate.profile import EVERYTHING, Profile
 from skillgate.ranking import HybridIndex, Ranker
 from skillgate.render_worker import RenderWorkers
 from skillgate.search import SearchDocument
-from skillgate.sections import chunks, extract_section, find_sections, section_text
+from skillgate.sections import chunks, extract_section, find_sections, section_text, tidy
 from skillgate.skill import Skill
 from skillgate.tokens import count_tokens
 
@@ -226,15 +226,17 @@ class Gateway:
     ) -> str:
         if tools is None:
             tools = await self.tools_of(skill, view)
-        return await self.renderer.render(
-            skill.name,
-            skill.body,
-            skill.dir,
-            skill=skill.frontmatter.model_dump(by_alias=True, exclude_none=True),
-            tools=[t.model_dump(by_alias=True, exclude_none=True) for t in tools],
-            variables=variables or {},
-            client=client or {"name": None, "version": None},
-            line_offset=skill.body_line - 1,
+        return tidy(
+            await self.renderer.render(
+                skill.name,
+                skill.body,
+                skill.dir,
+                skill=skill.frontmatter.model_dump(by_alias=True, exclude_none=True),
+                tools=[t.model_dump(by_alias=True, exclude_none=True) for t in tools],
+                variables=variables or {},
+                client=client or {"name": None, "version": None},
+                line_offset=skill.body_line - 1,
+            )
         )
 
     async def load_skill(

@@ -73,10 +73,8 @@ def dump(model: BaseModel) -> dict[str, Any]:
 class ListSkillsArgs(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    query: str | None = Field(default=None, description="What you need, in words. Omit to list all.")
-    limit: int | None = Field(
-        default=None, ge=1, le=100, description="Page size (default 20; 5 with a query)."
-    )
+    query: str | None = Field(default=None, description="What you need, in words.")
+    limit: int | None = Field(default=None, ge=1, le=100, description="Default 20; 5 with a query.")
     cursor: str | None = Field(default=None, description="nextCursor of the previous page.")
 
 
@@ -87,7 +85,7 @@ class LoadSkillArgs(_Model):
     variables: dict[str, Any] | None = Field(default=None, description="Template variables.")
     section: str | None = Field(default=None, description="Only this heading's section.")
     max_tokens: int | None = Field(default=None, ge=1, description="Cut at a section boundary.")
-    file: str | None = Field(default=None, description="Return this file of the skill instead.")
+    file: str | None = Field(default=None, description="One of the skill's files, instead.")
 
 
 class CallSkillArgs(_Model):
@@ -124,19 +122,90 @@ def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def shallow_schema(*models: type[BaseModel]) -> dict[str, Any]:
-    """An `outputSchema` naming each top-level field and its JSON type, nothing deeper.
+    """An `outputSchema` naming only the fields every result has: an object with them required.
 
-    Output schemas sit in every client's startup context; the full shapes are in the
-    docs and the text of each result. With several models (a result that is one of
-    them), the properties are merged and only the common fields are required.
+    Output schemas sit in every client's startup context, where each property costs tokens
+    that no model needs (the text of each result says it all); the full shapes are in the
+    README. With several models (a result that is one of them), the common fields are required.
     """
-    properties: dict[str, Any] = {}
     required: set[str] | None = None
     for model in models:
-        full = compact_schema(model)
-        for name, spec in full["properties"].items():
-            kind = spec.get("type")
-            properties.setdefault(name, {"type": kind} if kind else {})
-        names = set(full.get("required", []))
+        names = set(compact_schema(model).get("required", []))
         required = names if required is None else required & names
-    return {"type": "object", "properties": properties, "required": sorted(required or ())}
+    return {"type": "object", "required": sorted(required or ())}
+
+
+def lean_schema(schema: Any) -> Any:
+    """A tool's input schema as a model reads it: without `title`s, which only repeat the names,
+    and without `$schema`, which says nothing about the arguments.
+
+    Property names are kept even when a property is called "title"; only schema keywords go.
+    """
+    if isinstance(schema, list):
+        return [lean_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    lean: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("title", "$schema") and isinstance(value, str):
+            continue
+        if key in ("properties", "patternProperties", "$defs", "definitions") and isinstance(value, dict):
+            lean[key] = {name: lean_schema(spec) for name, spec in value.items()}
+        else:
+            lean[key] = lean_schema(value)
+    return lean
+
+
+_SIMPLE = {"string", "integer", "number", "boolean", "null"}
+_SHOWN = {"type", "description", "title", "enum", "default", "items"}
+
+
+def signature(name: str, schema: dict[str, Any]) -> str:
+    """A tool's input schema as a TypeScript-like signature with one line per argument.
+
+    `tool(a: string, b?: integer = 5)` then `a: its description`; whatever the notation does
+    not say (bounds, patterns, nested objects, `additionalProperties`...) follows as compact
+    JSON, so nothing of the schema is lost. Far fewer tokens than the JSON schema itself.
+    """
+    schema = lean_schema(schema) if isinstance(schema, dict) else {}
+    found = schema.get("properties")
+    properties: dict[str, Any] = found if isinstance(found, dict) else {}
+    required = set(schema.get("required") or []) if isinstance(schema.get("required"), list) else set()
+    arguments, notes = [], []
+    for prop, spec in properties.items():
+        spec = spec if isinstance(spec, dict) else {}
+        kind = _type_of(spec)
+        default = f" = {_json(spec['default'])}" if "default" in spec else ""
+        arguments.append(f"{prop}{'' if prop in required else '?'}: {kind}{default}")
+        rest = {k: v for k, v in spec.items() if k not in _SHOWN or (k == "items" and kind == "array")}
+        if kind == "object" or kind.startswith("{"):
+            rest.pop("type", None)
+        detail = " ".join(
+            filter(None, [str(spec.get("description") or "").strip(), _json(rest) if rest else ""])
+        )
+        if detail:
+            notes.append(f"    {prop}: {detail}")
+    extra = {k: v for k, v in schema.items() if k not in ("type", "properties", "required")}
+    if extra and extra != {"additionalProperties": False}:
+        notes.append(f"    schema: {_json(extra)}")
+    return f"{name}({', '.join(arguments)})" + "".join(f"\n{n}" for n in notes)
+
+
+def _type_of(spec: dict[str, Any]) -> str:
+    if "enum" in spec and isinstance(spec["enum"], list):
+        return " | ".join(_json(v) for v in spec["enum"])
+    kind = spec.get("type")
+    if isinstance(kind, list) and all(isinstance(k, str) for k in kind):
+        return " | ".join(kind)
+    if kind == "array":
+        items = spec.get("items")
+        if isinstance(items, dict) and items.get("type") in _SIMPLE and set(items) <= {"type"}:
+            return f"{items['type']}[]"
+        return "array"
+    return kind if isinstance(kind, str) else "any"
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)

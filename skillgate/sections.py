@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
@@ -65,3 +66,28 @@ def chunks(text: str) -> list[Chunk]:
 
 def section_text(text: str, section: MarkdownSection) -> str:
     return "".join(text.splitlines(keepends=True)[section.start : section.end])
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def tidy(text: str) -> str:
+    """Rendered Markdown without the blank lines template tags leave: whitespace-only lines are
+    emptied and runs of blank lines become one, except inside fenced code blocks."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        opened = _FENCE.match(line)
+        if fence is not None:
+            out.append(line)
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opened:
+            fence = opened.group(1)
+        if not line.strip():
+            if out and out[-1] == "":
+                continue
+            line = ""
+        out.append(line)
+    return "\n".join(out)

@@ -8,7 +8,6 @@ Anything else is logged and reported as an internal error, without a traceback.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from typing import Any
@@ -53,6 +52,7 @@ from skillgate.models import (
     compact_schema,
     dump,
     shallow_schema,
+    signature,
 )
 from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
 from skillgate.skill_resources import EXTENSION, SkillResources, SkillsGetParams, SkillsListParams
@@ -61,15 +61,12 @@ from skillgate.startup import Entry, cached_fit_startup
 logger = logging.getLogger(__name__)
 
 MAX_TRACKED_SESSIONS = 10_000
+SECTIONS_LISTED_FROM = 500  # tokens: a shorter skill is read whole, its sections are not listed
 DYNAMIC_SEPARATOR = "__"
 
-LOAD_SKILL_DESCRIPTION = (
-    "Load a skill: its instructions (rendered with `variables`; one `section` if given), its tools "
-    "with input schemas, and its other files. With `file`, return that file instead."
-)
+LOAD_SKILL_DESCRIPTION = "A skill's instructions, its tools with their arguments, and its files."
 CALL_SKILL_DESCRIPTION = (
-    "Call one of a skill's tools. Arguments are checked against the tool's input schema; "
-    "the result is the tool's own. No load_skill needed first."
+    "Call a skill's tool; arguments are checked against its schema. The result is the tool's."
 )
 
 
@@ -266,7 +263,7 @@ class SkillgateServer:
             )
             if self.dynamic:
                 await self._add_dynamic_tools(ctx, loaded)
-            return _skill_result(loaded)
+            return _skill_result(loaded, load.section)
         if tool == "call_skill":
             call = CallSkillArgs.model_validate(arguments)
 
@@ -449,14 +446,31 @@ def _page_result(page: SkillPage) -> types.CallToolResult:
     return types.CallToolResult(content=_text("\n".join(lines)), structured_content=dump(page))
 
 
-def _skill_result(loaded: LoadedSkill) -> types.CallToolResult:
+def _skill_result(loaded: LoadedSkill, section: str | None = None) -> types.CallToolResult:
+    """The text a model reads: instructions, then the tools with lean input schemas.
+
+    A section load shows full schemas only for the tools its text names (the others by
+    name); the section listing appears only for skills long enough to load in parts.
+    """
     parts = [loaded.instructions.rstrip()]
-    if loaded.tools:
+    tools = loaded.tools
+    if section is not None:
+        tools = [t for t in loaded.tools if t.name in loaded.instructions]
+        others = [t.name for t in loaded.tools if t not in tools]
+        if others:
+            parts.append(f"Other tools (schemas: load_skill without section): {', '.join(others)}")
+    if tools:
         parts.append("## Tools (call them with call_skill)")
-        for tool in loaded.tools:
-            schema = json.dumps(tool.input_schema, separators=(",", ":"), sort_keys=True)
-            parts.append(f"- {tool.name}: {(tool.description or '').strip()}\n  input: {schema}")
-    if loaded.sections and len(loaded.sections) > 1:
+        for tool in tools:
+            head, _, arguments = signature(tool.name, tool.input_schema).partition("\n")
+            description = " ".join((tool.description or "").split())
+            parts.append(
+                f"- {head}"
+                + (f": {description}" if description else "")
+                + (f"\n{arguments}" if arguments else "")
+            )
+    whole = sum(s.tokens for s in loaded.sections if s.level == min(x.level for x in loaded.sections))
+    if len(loaded.sections) > 1 and whole > SECTIONS_LISTED_FROM:
         listing = ", ".join(f"{s.heading} ({s.tokens})" for s in loaded.sections)
         parts.append(f"Sections (tokens), for section=HEADING: {listing}")
     if loaded.warnings:

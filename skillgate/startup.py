@@ -26,14 +26,10 @@ MIN_CUT_CHARS = 60  # a cut shorter than this says too little: cut at a word ins
 NAMES_SHARE = 0.25  # of the room left after the fixed text, for names in list_skills' description
 
 INSTRUCTIONS_HEAD = (
-    "skillgate serves skills: instructions for a kind of task, bound to the tools it needs. "
-    "Find a skill with list_skills(query), read it with load_skill(name), "
-    "then call its tools with call_skill(name, tool, arguments)."
+    "Skills are instructions for a task plus the tools it needs: find one with list_skills(query), "
+    "read it with load_skill(name), call its tools with call_skill(name, tool, arguments)."
 )
-LIST_SKILLS_HEAD = (
-    "List skills, or search them by what you need (ranked, typo-tolerant). "
-    "Returns names, one-line descriptions and tool names."
-)
+LIST_SKILLS_HEAD = "Find skills by what you need (ranked, typo-tolerant), or list them all."
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ async def flow(server: mcp.MCPServer) -> None:
     )
     assert found.splitlines()[0].startswith("- time-zones:")
     loaded = content(await tools["load_skill"](raw_arguments={"name": "time-zones"}))
-    assert "get_current_time" in loaded and '"timezone"' in loaded
+    assert "get_current_time(timezone: string)" in loaded  # the tool with its arguments
     called = content(
         await tools["call_skill"](
             raw_arguments={
