@@ -28,7 +28,7 @@ from skillgate.errors import (
     UsageError,
 )
 from skillgate.limits import ARGUMENT_BYTES
-from skillgate.lockfile import server_changes, tool_changes
+from skillgate.lockfile import Change, LockedTool, server_changes, tool_changes
 from skillgate.models import FileInfo, LoadedFile, LoadedSkill, Section, SkillPage, SkillSummary, ToolSpec
 from skillgate.pool import UpstreamPool
 from skillgate.profile import EVERYTHING, Profile
@@ -76,7 +76,8 @@ class Gateway:
         self._index_lock = threading.Lock()
         self._index_version = 0
         self._index_catalog: Catalog | None = None
-        self._validators: dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]] = {}
+        self._validators: dict[tuple[str, str], tuple[object, jsonschema.protocols.Validator]] = {}
+        self._drift: dict[tuple[int, int], tuple[LockedTool, types.Tool, list[Change]]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -370,7 +371,7 @@ class Gateway:
                 f"skill {skill.name!r} cannot call {live.name!r}: it is not in the skill's tools.lock.json. "
                 f"Its tools are: {', '.join(t.name for t in locked_server.tools) or 'none'}"
             )
-        changes = tool_changes(locked, live)
+        changes = self._changes(locked, live)
         if not changes or policy == "off":
             return
         summary = "; ".join(c.summary() for c in changes)
@@ -382,6 +383,17 @@ class Gateway:
         logger.warning(
             "tool %s of skill %s drifted from its lock: %s; %s", live.name, skill.name, summary, REVIEW
         )
+
+    def _changes(self, locked: LockedTool, live: types.Tool) -> list[Change]:
+        """`tool_changes`, remembered per (pinned, live) pair: the live Tool object is replaced only
+        when the upstream's tool list is, so its digest is computed once, not on every call."""
+        key = (id(locked), id(live))
+        found = self._drift.get(key)
+        if found is None or found[0] is not locked or found[1] is not live:
+            if len(self._drift) > 10_000:
+                self._drift.clear()
+            found = self._drift[key] = (locked, live, tool_changes(locked, live))
+        return found[2]
 
     async def _not_allowed(
         self, skill: Skill, tool: str, view: Profile, why: str = "it is not in the skill's allowlist"
@@ -406,9 +418,8 @@ class Gateway:
                 "Send less data, or put it in a file the tool can read"
             )
         schema = tool.input_schema or {"type": "object"}
-        fingerprint = json.dumps(schema, sort_keys=True)
         cached = self._validators.get((key, tool.name))
-        if cached is None or cached[0] != fingerprint:
+        if cached is None or cached[0] is not tool:  # a new tool list: build the validator again
             import jsonschema  # loaded with the first call_skill
 
             cls = jsonschema.validators.validator_for(schema)
@@ -416,7 +427,7 @@ class Gateway:
                 cls.check_schema(schema)
             except jsonschema.SchemaError:
                 return  # the upstream's own schema is broken: let the upstream judge
-            cached = (fingerprint, cls(schema))
+            cached = (tool, cls(schema))
             self._validators[(key, tool.name)] = cached
         errors = sorted(cached[1].iter_errors(arguments), key=lambda e: (list(e.path), e.message))
         if errors:

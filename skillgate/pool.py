@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from skillgate.upstream import Upstream
 
 
+MAX_REMEMBERED = 100_000
+
+
 class UpstreamPool:
     def __init__(
         self, environ: Mapping[str, str], *, call_timeout: float = 60.0, start_timeout: float = 30.0
@@ -29,6 +32,7 @@ class UpstreamPool:
         self._call_timeout = call_timeout
         self._start_timeout = start_timeout
         self._upstreams: dict[str, Upstream] = {}
+        self._keys: dict[int, tuple[ServerBinding, str]] = {}
         self._tg: TaskGroup | None = None
 
     async def __aenter__(self) -> UpstreamPool:
@@ -61,9 +65,19 @@ class UpstreamPool:
             for upstream in self.upstreams:
                 await upstream.stopped.wait()
 
+    def key(self, binding: ServerBinding) -> str:
+        """`binding.connection_key()`, remembered per binding object (it hashes the entry: a call
+        should not pay for that every time)."""
+        found = self._keys.get(id(binding))
+        if found is None or found[0] is not binding:
+            if len(self._keys) > MAX_REMEMBERED:
+                self._keys.clear()
+            found = self._keys[id(binding)] = (binding, binding.connection_key())
+        return found[1]
+
     def get(self, binding: ServerBinding) -> Upstream:
         """The upstream for `binding`, started on first need, never started twice."""
-        key = binding.connection_key()
+        key = self.key(binding)
         upstream = self._upstreams.get(key)
         if upstream is None:
             if self._tg is None:
@@ -92,7 +106,7 @@ class UpstreamPool:
 
     def known(self, binding: ServerBinding) -> Upstream | None:
         """The upstream for `binding` if it was already started, without starting it."""
-        return self._upstreams.get(binding.connection_key())
+        return self._upstreams.get(self.key(binding))
 
     @property
     def upstreams(self) -> list[Upstream]:
