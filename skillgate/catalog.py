@@ -31,7 +31,6 @@ from skillgate.frontmatter import normalize_name, parse_skill_file
 from skillgate.limits import PATH_CHARS, SKILL_MD_BYTES
 from skillgate.lockfile import LOCK_NAME, LockFile, read_lock
 from skillgate.reading import Unreadable, read_text
-from skillgate.render import check_template
 from skillgate.skill import SKILL_FILES, SKIP_DIRS, Skill, find_headings, list_files
 
 logger = logging.getLogger(__name__)
@@ -263,6 +262,8 @@ def _load_skill(
         diagnostics += found
         if lock is not None:
             diagnostics += _lock_mismatches(lock, bindings, skill_dir / LOCK_NAME)
+    from skillgate.render import check_template  # Jinja loads only when a template is parsed
+
     template = check_template(parsed.body, skill_dir)
     if template.error is not None:
         line, message = template.error

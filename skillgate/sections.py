@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 
 @dataclass(frozen=True)
@@ -17,11 +20,16 @@ class MarkdownSection:
     end: int  # line after the section, subsections included
 
 
-_BLOCKS = MarkdownIt("commonmark").disable("inline")  # headings' raw text is enough
+@lru_cache(maxsize=1)
+def blocks() -> MarkdownIt:
+    """A CommonMark block parser (headings' raw text is enough), built on first use."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").disable("inline")
 
 
 def find_sections(text: str) -> list[MarkdownSection]:
-    tokens = _BLOCKS.parse(text)
+    tokens = blocks().parse(text)
     found: list[tuple[str, int, int]] = []
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.map is not None:

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from markdown_it import MarkdownIt
-
 from skillgate.binding import ServerBinding
 from skillgate.errors import FileNotInSkill
 from skillgate.frontmatter import SkillFrontmatter
@@ -107,12 +105,10 @@ class Skill:
             raise FileNotInSkill(f"{wanted!r} of skill {self.name!r} cannot be read: {exc}") from None
 
 
-# Block parsing only: a heading's text is the raw content of its inline token.
-_BLOCKS = MarkdownIt("commonmark").disable("inline")
-
-
 def find_headings(body: str) -> tuple[Heading, ...]:
-    tokens = _BLOCKS.parse(body)
+    from skillgate.sections import blocks  # block parsing only: a heading's text is its raw content
+
+    tokens = blocks().parse(body)
     headings = []
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.map is not None:
