@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,7 +284,7 @@ def _load_skill(
         bindings=tuple(bindings),
         headings=find_headings(parsed.body),
         files=(),
-        lock_text=lock.dumps() if lock is not None else None,
+        lock_data=zlib.compress(lock.dumps().encode()) if lock is not None else None,
         locked_tools=tuple(
             (server, tool.name, tool.description or "")
             for server, pinned in sorted(lock.servers.items())

@@ -3,14 +3,17 @@
 Every entry is found by a key computed from everything the result depends on (file stamps,
 content hashes, skillgate's version), so a cache can miss but never serve a stale result.
 Files are written atomically (a temporary file, then a rename). A file that cannot be read
-back is ignored with one warning and written again; a folder that cannot be written leaves
+back is ignored with one warning and written again (as is one written by other code: the
+version stamp includes a digest of skillgate's source); a folder that cannot be written leaves
 skillgate working without the cache, with one warning. Pickled entries are read only from a
 folder that belongs to the current user and that no one else may write.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
+import hashlib
 import logging
 import os
 import pickle
@@ -24,6 +27,16 @@ from skillgate import __version__
 logger = logging.getLogger(__name__)
 
 MAX_ENTRY_BYTES = 1_000_000_000
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """skillgate's version and a digest of its own source: a cache written by other code (even
+    an unreleased edit of the same version) is never read back into objects it does not fit."""
+    digest = hashlib.sha256(__version__.encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
 _warned: set[tuple[str, str]] = set()
 
 
@@ -67,7 +80,7 @@ class DiskCache:
         finally:
             if collecting:
                 gc.enable()
-        return value if version == __version__ else None
+        return value if version == code_version() else None
 
     def write(self, name: str, value: Any) -> None:
         path = self._path(name)
@@ -78,7 +91,7 @@ class DiskCache:
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".pickle")
             try:
                 with os.fdopen(handle, "wb") as out:
-                    pickle.dump((__version__, value), out, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump((code_version(), value), out, protocol=pickle.HIGHEST_PROTOCOL)
                 os.replace(temporary, path)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)

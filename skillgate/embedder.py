@@ -81,13 +81,10 @@ class BuiltinEmbedder:
     def _load(self) -> tuple[Vectors, object]:
         with self._lock:
             if self._table is None:
-                import numpy as np
-                from safetensors.numpy import load_file
                 from tokenizers import Tokenizer
 
                 folder = _package_folder("wordllama")
-                weights = load_file(str(folder / self.WEIGHTS))["embedding.weight"]
-                self._table = np.ascontiguousarray(weights, dtype=np.float32)
+                self._table = _mapped_table(folder / self.WEIGHTS, "embedding.weight")
                 self._tokenizer = Tokenizer.from_file(str(folder / self.TOKENIZER))
             assert self._tokenizer is not None
             return self._table, self._tokenizer
@@ -103,8 +100,29 @@ class BuiltinEmbedder:
         for row, encoding in enumerate(encoded):
             ids = [i for i in encoding.ids if 0 <= i < table.shape[0]]
             if ids:
-                out[row] = table[ids].mean(axis=0)
+                out[row] = table[ids].astype(np.float32).mean(axis=0)
         return normalise(out)
+
+
+def _mapped_table(path: Path, name: str) -> Vectors:
+    """One 2-D tensor of a safetensors file, memory-mapped: only the rows a text uses are read,
+    so the 32,000-word table costs resident memory for the words seen, not 33 MB up front."""
+    import json
+    import struct
+
+    import numpy as np
+
+    with path.open("rb") as handle:
+        (size,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(min(size, 1_000_000)))
+    spec = header[name]
+    dtype = {"F16": np.float16, "F32": np.float32}[spec["dtype"]]
+    rows, columns = spec["shape"]
+    start, end = spec["data_offsets"]
+    if end - start != rows * columns * np.dtype(dtype).itemsize:
+        raise ValueError(f"{path.name}: {name} has {end - start} bytes, not {rows}x{columns} {spec['dtype']}")
+    table: Vectors = np.memmap(path, dtype=dtype, mode="r", offset=8 + size + start, shape=(rows, columns))
+    return table
 
 
 class HttpEmbedder:

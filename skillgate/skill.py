@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,18 +49,20 @@ class Skill:
     bindings: tuple[ServerBinding, ...]
     headings: tuple[Heading, ...]
     files: tuple[SkillFile, ...]
-    lock_text: str | None = None  # tools.lock.json as validated; parsed on first use of `lock`
+    lock_data: bytes | None = None  # tools.lock.json as validated, zlib-compressed; see `lock`
     locked_tools: tuple[tuple[str, str, str], ...] = ()  # (server, tool, description) from the lock
     source: str = "SKILL.md"  # the file name SKILL.md was found under
 
     @functools.cached_property
     def lock(self) -> LockFile | None:
         """The skill's lock, parsed when first needed (a 10,000-skill catalog starts without parsing them)."""
-        return None if self.lock_text is None else LockFile.model_validate_json(self.lock_text)
+        return (
+            None if self.lock_data is None else LockFile.model_validate_json(zlib.decompress(self.lock_data))
+        )
 
     def locked(self, server: str) -> list[tuple[str, str]] | None:
         """(name, description) of the tools the lock pins for `server`, or None when it pins none."""
-        if self.lock_text is None:
+        if self.lock_data is None:
             return None
         found = [(name, description) for bound, name, description in self.locked_tools if bound == server]
         return found if found or self.lock is None or server in self.lock.servers else None
