@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,46 @@ ECHO_CALL = {"name": "echoes", "tool": "echo", "arguments": {"message": "hi"}}
 
 def ratio(via: dict[str, float], direct: dict[str, float]) -> float:
     return round(via["p50_ms"] / direct["p50_ms"], 3)
+
+
+async def era_pair(n: int, mode: str) -> dict[str, Any]:
+    """Direct and through skillgate over stdio in one protocol era, calls interleaved."""
+    direct_params = StdioServerParameters(command="mcp-server-time", args=["--local-timezone", "UTC"])
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "skillgate", "serve", str(EXAMPLES)], cwd=str(REPO),
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    async with Client(direct_params, mode=mode) as direct, Client(params, mode=mode) as via:
+        for _ in range(20):  # warm-up
+            await direct.call_tool("get_current_time", TIME)
+            await via.call_tool("call_skill", TIME_CALL)
+        direct_ms: list[float] = []
+        via_ms: list[float] = []
+        for _ in range(n):
+            for client, name, arguments, into in (
+                (direct, "get_current_time", TIME, direct_ms),
+                (via, "call_skill", TIME_CALL, via_ms),
+            ):
+                started = time.perf_counter()
+                await client.call_tool(name, arguments)
+                into.append((time.perf_counter() - started) * 1000)
+        era = via.protocol_version
+    d, v = _summary(direct_ms), _summary(via_ms)
+    return {
+        "protocol_era": era,
+        "direct_call": d,
+        "call_skill": v,
+        "p50_ratio": round(v["p50_ms"] / d["p50_ms"], 3),
+        "p99_ratio": round(v["p99_ms"] / d["p99_ms"], 3),
+    }
+
+
+def _summary(ms: list[float]) -> dict[str, float]:
+    ms = sorted(ms)
+    return {
+        "p50_ms": round(statistics.median(ms), 3),
+        "p99_ms": round(ms[max(0, int(len(ms) * 0.99) - 1)], 3),
+    }
 
 
 async def stdio_figures(n: int) -> dict[str, Any]:
@@ -58,6 +100,7 @@ async def stdio_figures(n: int) -> dict[str, Any]:
         }
         era_via = client.protocol_version
     return {
+        "interleaved": {mode: await era_pair(n, mode) for mode in ("auto", "legacy")},
         "protocol_era": {"direct": era, "through_skillgate": era_via},
         "direct_call": direct,
         "in_process": in_process,
@@ -118,8 +161,15 @@ def report(f: dict[str, Any]) -> str:
         return f"{m['p50_ms']} / {m['p99_ms']} ms"
 
     inside, piped = s["in_process"], s["over_stdio"]
+    eras = [
+        f"stdio, {pair['protocol_era']}, interleaved: direct {fmt(pair['direct_call'])}, call_skill "
+        f"{fmt(pair['call_skill'])}: p50 x{pair['p50_ratio']} (target <= 1.15), p99 x{pair['p99_ratio']} "
+        "(target <= 1.3)"
+        for pair in s["interleaved"].values()
+    ]
     return "\n".join(
         [
+            *eras,
             f"stdio upstream (mcp-server-time, {s['protocol_era']['direct']}): "
             f"direct {fmt(s['direct_call'])}",
             f"  call_skill in process {fmt(inside['call_skill'])} (x{s['call_ratio_in_process']}), "
