@@ -37,6 +37,8 @@ def code_version() -> str:
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()[:16]
+
+
 _warned: set[tuple[str, str]] = set()
 
 
@@ -81,6 +83,20 @@ class DiskCache:
             if collecting:
                 gc.enable()
         return value if version == code_version() else None
+
+    def read_keyed(self, name: str, key: str) -> Any | None:
+        """The value written under `name` with this `key`; None when it was written with another.
+
+        One file per `name` (a catalog, a profile): a changed catalog replaces its entry instead
+        of adding one, so the cache never grows past what is in use.
+        """
+        stored = self.read(name)
+        if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == key:
+            return stored[1]
+        return None
+
+    def write_keyed(self, name: str, key: str, value: Any) -> None:
+        self.write(name, (key, value))
 
     def write(self, name: str, value: Any) -> None:
         path = self._path(name)

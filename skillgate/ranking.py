@@ -19,6 +19,8 @@ is down) the ranking is BM25 alone, as before.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -60,9 +62,13 @@ class HybridIndex:
     """BM25 fused with dense vectors; `dense=None` ranks by BM25 alone."""
 
     def __init__(
-        self, documents: Sequence[SearchDocument], dense: DenseIndex | None, embedder: Fallback | None
+        self,
+        documents: Sequence[SearchDocument],
+        dense: DenseIndex | None,
+        embedder: Fallback | None,
+        lexical: SearchIndex | None = None,
     ) -> None:
-        self.lexical = SearchIndex(documents)
+        self.lexical = lexical if lexical is not None else SearchIndex(documents)
         self.names = self.lexical.names
         self.dense = dense
         self._embedder = embedder
@@ -179,13 +185,30 @@ class Ranker:
         return self.embedder is not None and self.embedder.embedder.remote
 
     def index(self, documents: Sequence[SearchDocument], root: Path) -> HybridIndex:
+        """The index of `documents`: read back from the disk cache when the same documents were
+        indexed before with the same embedder (a restart), else built and written there."""
+        from skillgate.disk_cache import DiskCache, code_version
+
+        disk = DiskCache(self.cache_folder, "search") if self.cache_folder is not None else None
+        model = self.embedder.name if self.embedder is not None else "none"
+        texts = [[d.name, d.description, list(d.headings), list(d.tools)] for d in documents]
+        key = hashlib.sha256(json.dumps([code_version(), model, texts]).encode("utf-8", "surrogatepass"))
+        name = hashlib.sha256(f"{root}\0{model}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        stored = disk.read_keyed(name, key.hexdigest()) if disk is not None else None
+        if isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[0], SearchIndex):
+            lexical, dense = stored
+            if dense is not None or self.embedder is None:
+                return HybridIndex(documents, dense, self.embedder, lexical)
         dense = None
         if self.embedder is not None and self.embedder.available:
             from skillgate.dense import DenseIndex
 
             with self._lock:
                 dense = DenseIndex.build(documents, self.embedder, self._cache(root))
-        return HybridIndex(documents, dense, self.embedder)
+        index = HybridIndex(documents, dense, self.embedder)
+        if disk is not None and (dense is not None or self.embedder is None):
+            disk.write_keyed(name, key.hexdigest(), (index.lexical, dense))
+        return index
 
     def wants_rebuild(self, index: HybridIndex) -> bool:
         """An index built while the embedder was down is rebuilt once it may be back."""

@@ -146,7 +146,8 @@ class SkillgateServer:
         entries = [
             Entry(s.name, s.frontmatter.summary()) for s in self.gateway.catalog if self.view.admits(s.name)
         ]
-        startup = cached_fit_startup(entries, meta_tools, self.cache)
+        place = f"{self.gateway.catalog.root}\0{self.profile}"
+        startup = cached_fit_startup(entries, meta_tools, self.cache, place=place)
         self.tools = meta_tools(startup.list_skills_description)
         self.server.instructions = startup.instructions
 

@@ -59,6 +59,7 @@ def cached_fit_startup(
     build_tools: Callable[[str], list[types.Tool]],
     cache: DiskCache | None,
     budget: int = STARTUP_BUDGET,
+    place: str = "",
 ) -> StartupText:
     """`fit_startup`, from the cache when the same catalog text and tools were fitted before.
 
@@ -68,13 +69,14 @@ def cached_fit_startup(
     wire = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in build_tools("")]
     inputs = [budget, INSTRUCTIONS_HEAD, LIST_SKILLS_HEAD, wire, [(e.name, e.summary) for e in entries]]
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest()
+    name = hashlib.sha256(place.encode("utf-8", "surrogatepass")).hexdigest()[:24]  # one file per place
     if cache is not None:
-        found = cache.read(key)
+        found = cache.read_keyed(name, key)
         if isinstance(found, StartupText):
             return found
     fitted = fit_startup(entries, build_tools, budget)
     if cache is not None:
-        cache.write(key, fitted)
+        cache.write_keyed(name, key, fitted)
     return fitted
 
 

@@ -142,3 +142,23 @@ def _same(a: object, b: object) -> bool:
             [s.name for s in b], sort_keys=True
         )
     return a == b
+
+
+def test_the_search_index_cache_follows_the_documents_and_survives_a_corrupt_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from skillgate.ranking import Ranker
+    from skillgate.search import SearchDocument
+
+    folder = tmp_path / "cache"
+    before = [SearchDocument("alpha", "Tells the time in Tokyo."), SearchDocument("beta", "Reads files.")]
+    after = [SearchDocument("alpha", "Converts currencies."), SearchDocument("beta", "Reads files.")]
+    assert Ranker(None, folder).index(before, tmp_path).search("tokyo")[0].name == "alpha"
+    (written,) = _files(folder / "search")
+    assert Ranker(None, folder).index(before, tmp_path).search("tokyo")[0].name == "alpha"  # read back
+    assert Ranker(None, folder).index(after, tmp_path).search("tokyo") == []  # changed: built again
+    assert _files(folder / "search") == [written]  # one file per catalog, replaced
+    written.write_bytes(b"garbage")
+    with caplog.at_level(logging.WARNING):
+        assert Ranker(None, folder).index(after, tmp_path).search("currencies")[0].name == "alpha"
+    assert any("cannot be read" in r.getMessage() for r in caplog.records)
