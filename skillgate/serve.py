@@ -58,9 +58,8 @@ def open_audit(settings: Settings) -> AuditLog | None:
 
 async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAULT_PROFILE) -> None:
     """Serve one client on stdin/stdout until it closes them or SIGTERM/SIGINT arrives."""
-    from mcp.server.stdio import stdio_server
-
     from skillgate.server import SkillgateServer
+    from skillgate.stdio_transport import serving_streams
 
     audit = open_audit(settings)
     async with anyio.create_task_group() as tg, UpstreamPool(os.environ) as pool:
@@ -80,7 +79,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
         stop = anyio.Event()
         if settings.reload.enabled:
             tg.start_soon(Reloader(gateway, [app.catalog_changed, _warm(gateway, settings)]).watch, stop)
-        async with stdio_server() as (read, write):
+        async with serving_streams() as (read, write):
             await app.server.run(read, write, app.server.create_initialization_options())
         stop.set()
         tg.cancel_scope.cancel()
