@@ -78,6 +78,7 @@ class Gateway:
         self._index_catalog: Catalog | None = None
         self._validators: dict[tuple[str, str], tuple[object, jsonschema.protocols.Validator]] = {}
         self._drift: dict[tuple[int, int], tuple[LockedTool, types.Tool, list[Change]]] = {}
+        self._variables: dict[int, tuple[Skill, dict[str, str | None]]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -271,6 +272,7 @@ class Gateway:
             sections=rendered.sections,
             tools=tools,
             files=[FileInfo(path=f.path, size=f.size) for f in skill.files],
+            variables=self.variables_of(skill) or None,
             warnings=self.drift_warnings(skill) or None,
             omitted=omitted or None,
         )
@@ -301,6 +303,17 @@ class Gateway:
             self._render_cache.clear()
         self._render_cache[key] = (skill, rendered)
         return rendered
+
+    def variables_of(self, skill: Skill) -> dict[str, str | None]:
+        """The template variables `skill` reads and their written defaults, remembered per skill."""
+        found = self._variables.get(id(skill))
+        if found is None or found[0] is not skill:
+            from skillgate.render import template_variables
+
+            if len(self._variables) > 10_000:
+                self._variables.clear()
+            found = self._variables[id(skill)] = (skill, template_variables(skill.body, skill.dir))
+        return found[1]
 
     def drift_warnings(self, skill: Skill) -> list[str]:
         """Differences between the skill's lock and its running upstreams (none started for this)."""

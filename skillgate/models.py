@@ -52,6 +52,9 @@ class LoadedSkill(_Model):
     sections: list[Section]
     tools: list[ToolSpec]
     files: list[FileInfo] = Field(description="Other files; load one with file=PATH.")
+    variables: dict[str, str | None] | None = Field(
+        default=None, description="Template variables the skill reads, with their defaults (null: none)."
+    )
     warnings: list[str] | None = Field(default=None, description="Tools that changed since they were locked.")
     omitted: list[str] | None = Field(default=None, description="Sections left out by max_tokens.")
 
@@ -81,7 +84,7 @@ class ListSkillsArgs(_Model):
 class LoadSkillArgs(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
+    name: str = Field(description="Skill name, as list_skills gives it.")
     variables: dict[str, Any] | None = Field(default=None, description="Template variables.")
     section: str | None = Field(default=None, description="Only this heading's section.")
     max_tokens: int | None = Field(default=None, ge=1, description="Cut at a section boundary.")

@@ -129,6 +129,7 @@ class SkillgateServer:
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
             on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_resource_templates,
             on_read_resource=self._read_resource,
         )
         self.resources = SkillResources(gateway, view)
@@ -194,6 +195,12 @@ class SkillgateServer:
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         return self.resources.list_resources(params.cursor if params else None)
+
+    async def _list_resource_templates(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        """None: every skill file is a concrete resource (resources/list), not a template."""
+        return types.ListResourceTemplatesResult(resource_templates=[])
 
     async def _read_resource(
         self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
@@ -454,6 +461,12 @@ def _skill_result(loaded: LoadedSkill, section: str | None = None) -> types.Call
     name); the section listing appears only for skills long enough to load in parts.
     """
     parts = [loaded.instructions.rstrip()]
+    if loaded.variables:
+        listing = ", ".join(
+            f"{name} (default {default!r})" if default is not None else f"{name} (no default)"
+            for name, default in loaded.variables.items()
+        )
+        parts.append(f"Variables (load_skill with variables={{...}}): {listing}")
     tools = loaded.tools
     if section is not None:
         tools = [t for t in loaded.tools if t.name in loaded.instructions]
@@ -487,9 +500,17 @@ def _file_result(loaded: LoadedFile) -> types.CallToolResult:
     return types.CallToolResult(content=_text(text), structured_content=dump(loaded))
 
 
+SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
+
+
 def _passthrough(result: types.CallToolResult) -> types.CallToolResult:
-    """The upstream result unchanged; `structuredContent` mirrors the content when it had none."""
-    if result.structured_content is not None or result.is_error:
-        return result
-    blocks = [b.model_dump(mode="json", by_alias=True, exclude_none=True) for b in result.content]
-    return result.model_copy(update={"structured_content": {"content": blocks}})
+    """The upstream result unchanged, except: `structuredContent` mirrors the content when it had
+    none, and the upstream's own server identity in `_meta` is dropped (the client talks to
+    skillgate, which adds its own)."""
+    update: dict[str, Any] = {}
+    if result.meta and SERVER_INFO_META in result.meta:
+        update["meta"] = {k: v for k, v in result.meta.items() if k != SERVER_INFO_META} or None
+    if result.structured_content is None and not result.is_error:
+        blocks = [b.model_dump(mode="json", by_alias=True, exclude_none=True) for b in result.content]
+        update["structured_content"] = {"content": blocks}
+    return result.model_copy(update=update) if update else result

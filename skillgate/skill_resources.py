@@ -6,7 +6,7 @@
   is the skill's folder relative to the catalog root (its name, for top-level skills).
   `SKILL.md` is served as written (the template, unrendered); mcp.json and
   tools.lock.json are gateway configuration and are not served.
-- `skills/list` and `skills/get` return entries `{uri, frontmatter, resources: [{uri,
+- `skills/list` and `skills/get` return entries `{uri, frontmatter, resources: [{uri, size,
   digest: "sha256:<hex>"}]}` over the same resources.
 
 Everything is seen through a profile: a skill outside the view has no prompt, no
@@ -95,7 +95,11 @@ def entry(skill: Skill, catalog: Catalog) -> dict[str, Any]:
             logger.warning("skill %s: %s is not listed: it cannot be read now", skill.name, f)
             continue
         resources.append(
-            {"uri": skill_uri(skill, catalog, f), "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
+            {
+                "uri": skill_uri(skill, catalog, f),
+                "size": len(data),
+                "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+            }
         )
     return {
         "uri": skill_uri(skill, catalog),

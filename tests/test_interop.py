@@ -86,3 +86,39 @@ def test_mcp_inspector_cli_lists_calls_and_reads_skills(transport: str, http_url
 def test_node_22_is_the_one_the_project_installed() -> None:
     version = subprocess.run([str(NODE22), "--version"], capture_output=True, text=True).stdout
     assert Path(NODE22).is_file() and version.startswith("v22.")
+
+
+async def test_fastmcp_lists_skills_over_the_skills_extension(http_url: str) -> None:
+    from fastmcp import Client as FastMCPClient
+    from fastmcp.skills.client import SkillsClientExtension
+
+    async with FastMCPClient(http_url, extensions=[SkillsClientExtension()]) as client:
+        skills = await client.list_skills()
+    names = sorted(str(s.uri) for s in skills)
+    assert "skill://time-zones/SKILL.md" in names
+    entry = next(s for s in skills if str(s.uri) == "skill://time-zones/SKILL.md")
+    assert all(r.size > 0 for r in entry.resources)  # fastmcp requires the size of every file
+
+
+async def test_a_call_skill_result_carries_skillgate_identity_not_the_upstreams() -> None:
+    from tests.conftest import gateway_client
+
+    async with gateway_client(EXAMPLES) as (client, _):
+        result = await client.call_tool("call_skill", TIME_CALL)
+        assert not result.is_error
+        info = (result.meta or {}).get("io.modelcontextprotocol/serverInfo")
+        assert info is None or info["name"] == "skillgate"
+        templates = await client.list_resource_templates()
+        assert templates.resource_templates == []
+
+
+async def test_load_skill_says_which_variables_a_skill_takes() -> None:
+    from tests.conftest import gateway_client
+
+    async with gateway_client(EXAMPLES) as (client, _):
+        loaded = await client.call_tool("load_skill", {"name": "time-zones"})
+        assert loaded.structured_content is not None
+        variables = loaded.structured_content["variables"]
+        assert variables and all(isinstance(k, str) for k in variables)
+        text = next(b.text for b in loaded.content if hasattr(b, "text"))
+        assert "Variables (load_skill with variables={...}):" in text
