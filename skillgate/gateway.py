@@ -25,6 +25,7 @@ from skillgate.errors import (
     SkillNotFound,
     ToolDrifted,
     ToolNotAllowed,
+    UpstreamError,
     UsageError,
 )
 from skillgate.limits import ARGUMENT_BYTES
@@ -251,7 +252,12 @@ class Gateway:
         max_tokens: int | None = None,
     ) -> LoadedSkill:
         skill = self.skill(name, view)
-        tools = await self.tools_of(skill, view)
+        unavailable: list[str] = []
+        try:
+            tools = await self.tools_of(skill, view)
+        except UpstreamError as exc:  # the instructions are still worth reading
+            tools = []
+            unavailable.append(f"its tools are unavailable now: {exc}")
         rendered = await self._rendered(skill, variables or {}, client, tools)
         text = rendered.text
         if section is not None:
@@ -273,7 +279,7 @@ class Gateway:
             tools=tools,
             files=[FileInfo(path=f.path, size=f.size) for f in skill.files],
             variables=self.variables_of(skill) or None,
-            warnings=self.drift_warnings(skill) or None,
+            warnings=[*unavailable, *self.drift_warnings(skill)] or None,
             omitted=omitted or None,
         )
 

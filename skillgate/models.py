@@ -55,7 +55,9 @@ class LoadedSkill(_Model):
     variables: dict[str, str | None] | None = Field(
         default=None, description="Template variables the skill reads, with their defaults (null: none)."
     )
-    warnings: list[str] | None = Field(default=None, description="Tools that changed since they were locked.")
+    warnings: list[str] | None = Field(
+        default=None, description="Tools unavailable now, or changed since they were locked."
+    )
     omitted: list[str] | None = Field(default=None, description="Sections left out by max_tokens.")
 
 

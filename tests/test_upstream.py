@@ -106,6 +106,17 @@ async def test_a_server_that_cannot_start_fails_fast_with_a_clear_error(catalog:
         assert text_of(ok) == "fine"
 
 
+async def test_a_skill_whose_server_cannot_start_still_loads_its_instructions(catalog: Path) -> None:
+    async with gateway_client(catalog) as (client, _):
+        loaded = await client.call_tool("load_skill", {"name": "missing"})
+        assert not loaded.is_error
+        assert loaded.structured_content is not None
+        assert "Do the thing." in loaded.structured_content["instructions"]
+        assert loaded.structured_content["tools"] == []
+        (warning,) = loaded.structured_content["warnings"]
+        assert warning.startswith("its tools are unavailable now: server 'gone'")
+
+
 async def test_cancelling_a_call_cancels_it_upstream(catalog: Path, tmp_path: Path) -> None:
     marker = tmp_path / "cancelled.txt"
     async with gateway_client(catalog, "legacy") as (client, _):
