@@ -19,6 +19,7 @@ import click
 from skillgate import __version__
 from skillgate.errors import SkillgateError, UsageError
 from skillgate.evals import DEFAULT_K
+from skillgate.wording import count
 
 # Each command imports what it uses, so `skillgate --help` or `skillgate list` never loads the
 # MCP SDK, the HTTP stack, numpy or the tokenizer.
@@ -57,11 +58,11 @@ class _Group(click.Group):
     show_default=True,
     help="How much skillgate logs to stderr.",
 )
-def main(log_level: str) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="Same as --log-level info: upstream servers' stderr too.")
+def main(log_level: str, verbose: bool) -> None:
     """skillgate: one MCP server in front of many, serving skills on demand."""
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr, format="skillgate %(levelname)s %(message)s"
-    )
+    level = "info" if verbose and log_level == "warning" else log_level
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="skillgate %(levelname)s %(message)s")
 
 
 def _split(args: Sequence[str], required: int, usage: str) -> tuple[Path, list[str]]:
@@ -242,7 +243,9 @@ def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) 
             click.echo(github_annotation(diagnostic) if output == "github" else str(diagnostic))
         warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
         click.echo(
-            f"{skills} skills valid; {len(diagnostics) - warnings} errors, {warnings} warnings", err=True
+            f"{count(skills, 'skill')} valid; {count(len(diagnostics) - warnings, 'error')}, "
+            f"{count(warnings, 'warning')}",
+            err=True,
         )
     if errors:
         sys.exit(1)
@@ -392,9 +395,9 @@ def eval_command(directory: Path, k: int, output: str, config: Path | None) -> N
     else:
         _print_eval(results, untested, k)
     click.echo(
-        f"{_count(len(results), 'query', 'queries')} over {_count(len(catalog) - len(untested), 'skill')}: "
+        f"{count(len(results), 'query', 'queries')} over {count(len(catalog) - len(untested), 'skill')}: "
         f"{len(results) - len(missed)} in the top {k}, {len(missed)} missed"
-        + (f"; {_count(len(untested), 'skill')} without example queries" if untested else ""),
+        + (f"; {count(len(untested), 'skill')} without example queries" if untested else ""),
         err=True,
     )
     if missed:
@@ -431,10 +434,6 @@ def _miss_diagnostic(catalog: Catalog, result: QueryResult, k: int) -> Diagnosti
         "or headings say what this request asks for, in its words",
         result.line,
     )
-
-
-def _count(n: int, singular: str, plural: str | None = None) -> str:
-    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 def _print_page(
@@ -537,7 +536,10 @@ def render(
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 1 if any live definition differs from its lock."
 )
-def lock(args: tuple[str, ...], check: bool) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print what was locked (or the drift, with --check) as JSON."
+)
+def lock(args: tuple[str, ...], check: bool, as_json: bool) -> None:
     """Pin the allowed tools of each bound skill into its tools.lock.json.
 
     DIR defaults to .; with SKILL names, only those skills. With --check, print a
@@ -559,18 +561,27 @@ def lock(args: tuple[str, ...], check: bool) -> None:
 
     locks = _with_gateway(catalog, work)
     drifted = False
+    report: dict[str, Any] = {}
     for skill in skills:
         path = skill.dir / LOCK_NAME
         new = locks[skill.name]
         if not check:
-            if not path.is_file() or path.read_text(encoding="utf-8") != new.dumps():
+            written = not path.is_file() or path.read_text(encoding="utf-8") != new.dumps()
+            if written:
                 path.write_text(new.dumps(), encoding="utf-8")
-                click.echo(f"locked {skill.name}: {sum(len(s.tools) for s in new.servers.values())} tools")
+            tools = sum(len(s.tools) for s in new.servers.values())
+            report[skill.name] = {"path": str(path), "tools": tools, "written": written}
+            if written and not as_json:
+                click.echo(f"locked {skill.name}: {count(tools, 'tool')}")
             continue
         changes = _lock_drift(skill, new)
-        for change in changes:
-            click.echo(f"{skill.name}: {change}")
+        report[skill.name] = {"path": str(path), "changes": changes}
+        if not as_json:
+            for change in changes:
+                click.echo(f"{skill.name}: {change}")
         drifted = drifted or bool(changes)
+    if as_json:
+        _print_json({"skills": report, **({"drift": drifted} if check else {})})
     if check:
         click.echo(
             "locks match the live servers"

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from skillgate.diagnostics import Diagnostic, Severity
+from skillgate.wording import did_you_mean
 
 NAME_RULE = (
     "1-64 lowercase letters or digits and single hyphens, not starting or ending with a hyphen, "
@@ -133,7 +134,8 @@ def check_fields(
             Diagnostic.at(
                 path,
                 "SG104",
-                f"unknown frontmatter key {key!r}: the Agent Skills specification allows only "
+                f"unknown frontmatter key {key!r}{did_you_mean(key, ALLOWED_KEYS)}: the Agent Skills "
+                "specification allows only "
                 f"{', '.join(ALLOWED_KEYS)}; put custom data under 'metadata'",
                 key_lines.get(key, 2),
             )

@@ -24,6 +24,7 @@ from skillgate.profile import DEFAULT_PROFILE
 from skillgate.ranking import Ranker, ranker_for
 from skillgate.reload import Reloader
 from skillgate.settings import Settings
+from skillgate.wording import count
 
 if TYPE_CHECKING:  # the HTTP stack loads only for --http and the preview
     import uvicorn
@@ -169,7 +170,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
 
         def announce(url: str) -> str:
             entry = json.dumps({"mcpServers": {"skillgate": {"url": f"{url}/mcp", **headers}}})
-            serving = f"skillgate: serving {len(catalog)} skills at {url}/mcp"
+            serving = f"skillgate: serving {count(len(catalog), 'skill')} at {url}/mcp"
             return f"{serving}\nPoint an MCP client at it, e.g. {entry}"
 
         await _run_uvicorn(app, settings.host, settings.port, announce)
@@ -180,7 +181,9 @@ async def serve_preview(catalog: Catalog, host: str, port: int) -> None:
     from skillgate.preview import build_preview
 
     app = build_preview(catalog, os.environ, ranker=search_ranker(Settings()), host=host)
-    await _run_uvicorn(app, host, port, lambda url: f"skillgate: preview of {len(catalog)} skills at {url}/")
+    await _run_uvicorn(
+        app, host, port, lambda url: f"skillgate: preview of {count(len(catalog), 'skill')} at {url}/"
+    )
 
 
 async def _run_uvicorn(app: Any, host: str, port: int, announce: Callable[[str], str]) -> None:

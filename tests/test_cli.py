@@ -35,6 +35,27 @@ def test_validate_the_examples_exits_0() -> None:
     assert "5 skills valid; 0 errors" in err
 
 
+def test_counts_agree_in_number(tmp_path: Path) -> None:
+    write_skill(tmp_path, "only")
+    (tmp_path / "only" / "SKILL.md").write_text("---\nname: only\ndescription: d\nlicence: MIT\n---\n# O\n")
+    code, _, err = run("validate", str(tmp_path))
+    assert code == 1 and "0 skills valid; 1 error, 0 warnings" in err
+    assert "unknown frontmatter key 'licence' (did you mean 'license'?)" in _ + err
+
+
+def test_lock_json_reports_what_was_locked(tmp_path: Path) -> None:
+    write_skill(tmp_path, "f", servers={"faulty": faulty_server(allowedTools=["echo"])})
+    code, out, _ = run("lock", str(tmp_path), "--json")
+    assert code == 0
+    report = json.loads(out)["skills"]["f"]
+    assert report["tools"] == 1 and report["written"] is True
+    code, out, _ = run("lock", str(tmp_path), "--check", "--json")
+    assert code == 0 and json.loads(out) == {
+        "drift": False,
+        "skills": {"f": {"changes": [], "path": report["path"]}},
+    }
+
+
 def test_validate_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
     write_skill(tmp_path, "good")
     bad = tmp_path / "bad"
@@ -241,3 +262,20 @@ def test_eval_skips_a_queries_file_that_is_a_fifo_or_points_outside_the_skill(tm
     code, out, err = run("eval", str(tmp_path))
     assert code == 0 and "must not be shown" not in out
     assert "2 skills without example queries" in err
+
+
+def test_upstream_stderr_stays_out_of_command_output_and_verbose_shows_it(tmp_path: Path) -> None:
+    import sys
+
+    from tests.conftest import REPO
+
+    write_skill(tmp_path, "f", servers={"f": faulty_server(env={"SHOWN": "visible-value"})})
+    command = [sys.executable, "-m", "skillgate", "call", str(tmp_path), "f", "leak", "--arg", "name=SHOWN"]
+    quiet = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert quiet.returncode == 0 and quiet.stdout.strip() == "shown"
+    assert "stderr says" not in quiet.stdout + quiet.stderr
+    verbose = subprocess.run(
+        [*command[:3], "--verbose", *command[3:]], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert verbose.stdout.strip() == "shown"
+    assert "upstream f: stderr says visible-value" in verbose.stderr

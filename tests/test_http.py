@@ -105,7 +105,7 @@ def start_gateway(tmp_path: Path, *extra: str) -> Gateway:
     lines: list[bytes] = []
     for line in stderr:
         lines.append(line)
-        match = re.search(rb"serving \d+ skills at (http://\S+)", line)
+        match = re.search(rb"serving \d+ skills? at (http://\S+)", line)
         if match:
             gateway = Gateway(process, match.group(1).decode(), root, audit, lines)
             threading.Thread(target=lambda: lines.extend(stderr), daemon=True).start()

@@ -123,7 +123,7 @@ def test_readme_serve_command_runs_with_the_readme_settings_example(tmp_path: Pa
     try:
         url = None
         for line in process.stderr:
-            match = re.search(rb"serving \d+ skills at (http://\S+)", line)
+            match = re.search(rb"serving \d+ skills? at (http://\S+)", line)
             if match:
                 url = match.group(1).decode()
                 break
