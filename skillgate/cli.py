@@ -45,7 +45,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except SkillgateError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {exc.for_people}", err=True)
             sys.exit(exc.exit_code)
 
 

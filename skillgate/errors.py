@@ -19,7 +19,9 @@ one place each: the CLI to exit codes (`exit_code`), the MCP server to tool erro
         └── UpstreamTimeout             a call took longer than its timeout
 
 Messages name the thing, the rule and the fix. They never contain the values of
-environment variables expanded into a binding.
+environment variables expanded into a binding. Errors speak in two voices: `message` is
+for a model (MCP tool errors: "call list_skills"), `for_people` for a person at the command
+line ("run `skillgate list`"), when the fix differs.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ class SkillgateError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, for_people: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.for_people = for_people or message
 
     def __str__(self) -> str:
         return self.message
@@ -50,12 +53,12 @@ class SkillNotFound(SkillgateError):
     """`denied` is true when the skill exists but is outside the caller's profile (for the audit log)."""
 
     def __init__(self, name: str, suggestions: Sequence[str], denied: bool = False) -> None:
-        hint = (
-            f" Did you mean {', '.join(repr(s) for s in suggestions)}?"
-            if suggestions
-            else " Call list_skills to see the catalog."
+        close = f" Did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(
+            f"No skill named {name!r}.{close or ' Call list_skills to see the catalog.'}",
+            f"no skill named {name!r} in the catalog.{close} `skillgate list DIR` shows the catalog; a "
+            "skill with errors is not loaded (`skillgate validate DIR` shows why)",
         )
-        super().__init__(f"No skill named {name!r}.{hint}")
         self.name = name
         self.suggestions = list(suggestions)
         self.denied = denied

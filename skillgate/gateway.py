@@ -453,7 +453,10 @@ class Gateway:
             raise ArgumentsInvalid(
                 f"arguments for {tool.name!r} do not match its input schema: "
                 + "; ".join(_describe_schema_error(e) for e in errors[:5])
-                + ". Fix them and call again (load_skill shows the schema)"
+                + ". Fix them and call again (load_skill shows the schema)",
+                f"arguments for {tool.name!r} do not match its input schema: "
+                + "; ".join(_describe_schema_error(e) for e in errors[:5])
+                + " (`skillgate render DIR SKILL` shows the schema)",
             )
 
 

@@ -187,7 +187,9 @@ class Upstream:
         if self._client is None or self.state is not State.READY:
             raise UpstreamUnavailable(
                 f"server {self.name!r} could not be started: {self.last_error or 'no answer'}; "
-                "check its command/url in mcp.json (try `skillgate call` to debug the binding)"
+                "its command/url in mcp.json needs fixing (`skillgate call` debugs a binding)",
+                f"server {self.name!r} could not be started: {self.last_error or 'no answer'}; check its "
+                f"command/url in {self.binding.base_dir / 'mcp.json'} (--verbose shows its own stderr)",
             )
         return self._client
 

@@ -279,3 +279,16 @@ def test_upstream_stderr_stays_out_of_command_output_and_verbose_shows_it(tmp_pa
     )
     assert verbose.stdout.strip() == "shown"
     assert "upstream f: stderr says visible-value" in verbose.stderr
+
+
+def test_errors_speak_to_people_at_the_command_line(tmp_path: Path) -> None:
+    write_skill(tmp_path, "greet")
+    code, _, err = run("render", str(tmp_path), "gret")
+    assert code == 1 and "Did you mean 'greet'?" in err and "skillgate list DIR" in err
+    assert "list_skills" not in err
+    write_skill(tmp_path, "gone", servers={"s": {"command": "/nonexistent/server"}})
+    code, _, err = run("call", str(tmp_path), "gone", "t")
+    assert code == 1 and str(tmp_path / "gone" / "mcp.json") in err and "`skillgate call`" not in err
+    write_skill(tmp_path, "f", servers={"faulty": faulty_server(allowedTools=["echo"])})
+    code, _, err = run("call", str(tmp_path), "f", "echo", "--arg", "times=2")
+    assert code == 1 and "skillgate render DIR SKILL" in err and "load_skill" not in err
