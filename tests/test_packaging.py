@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,7 +65,10 @@ def test_the_wheel_and_sdist_hold_the_package_and_its_pages(dist: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "skillgate/cli.py" in names and "skillgate/templates/catalog.html" in names
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
-    assert list(dist.glob("skillgate-*.tar.gz"))
+    (sdist,) = dist.glob("skillgate-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        files = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"server.json", "README.md", "pyproject.toml", "skillgate/cli.py"} <= files
 
 
 async def test_an_installed_wheel_serves_the_examples_from_outside_the_checkout(
