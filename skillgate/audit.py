@@ -35,8 +35,11 @@ class AuditEvent(BaseModel):
     profile: str
     client: dict[str, str | None]
     method: str  # list_skills, load_skill or call_skill; "(request)" for an HTTP body refused unread
+    session: str | None = None  # a short tag of the client connection (groups one agent's calls)
     skill: str | None = None
     tool: str | None = None
+    query: str | None = None  # list_skills: the search, token-like strings masked, cut at 200 chars
+    results: list[str] | None = None  # list_skills: the skill names it returned, in order (at most 20)
     arguments_sha256: str
     arguments: Any = None
     outcome: Outcome
@@ -56,6 +59,20 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+MAX_QUERY_CHARS = 200
+MAX_RESULTS = 20
+# Strings that look like credentials: long runs mixing letters and digits, and well-known key prefixes.
+_TOKEN_LIKE = re.compile(
+    r"\b(?:sk|pk|ghp|gho|ghs|xox[abp]|glpat|AKIA)[-_A-Za-z0-9]{8,}"
+    r"|\b(?=[A-Za-z0-9_\-+/=]*\d)(?=[A-Za-z0-9_\-+/=]*[A-Za-z])[A-Za-z0-9_\-+/=]{24,}"
+)
+
+
+def scrub(text: str) -> str:
+    """A search as it may be kept: credential-looking strings masked, at most 200 characters."""
+    return _TOKEN_LIKE.sub(REDACTED, text[: 2 * MAX_QUERY_CHARS])[:MAX_QUERY_CHARS]  # cut first: bounded work
 
 
 def now() -> str:

@@ -610,6 +610,35 @@ def _lock_drift(skill: Skill, live: LockFile) -> list[str]:
 
 
 @main.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--since", help="Only events after this: 7d, 12h, 30m, or an ISO date.")
+@click.option(
+    "--catalog",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also list its skills no search surfaced.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def stats(logs: tuple[Path, ...], since: str | None, catalog: Path | None, as_json: bool) -> None:
+    """What agents did with the skills, from audit logs (LOGS: the file and its rotated .1, .2...).
+
+    Per skill: surfaced by search, loaded, called, failed, p50/p99 latency; the searches no
+    skill answered; with --catalog, the skills no search surfaced.
+    """
+    from skillgate.usage import format_text, parse_since, read_events, usage
+
+    try:
+        moment = parse_since(since) if since else None
+    except ValueError:
+        raise click.UsageError(f"--since {since!r}: write 7d, 12h, 30m or an ISO date") from None
+    names = list(_load(catalog).skills) if catalog is not None else None
+    report = usage(read_events(list(logs), moment), names)
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        click.echo(format_text(report))
+
+
+@main.command()
 @click.argument("args", nargs=-1, required=True, metavar="[DIR] SKILL TOOL")
 @click.option("--args", "raw", default=None, metavar="JSON", help="The tool's arguments as one JSON object.")
 @click.option("--arg", "pairs", multiple=True, metavar="K=V", help="One argument (JSON or text).")

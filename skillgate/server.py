@@ -8,6 +8,7 @@ Anything else is logged and reported as an internal error, without a traceback.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import time
 from typing import Any
@@ -30,7 +31,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
 from skillgate import __version__
-from skillgate.audit import AuditEvent, AuditLog, Outcome, canonical_digest, redact
+from skillgate.audit import MAX_RESULTS, AuditEvent, AuditLog, Outcome, canonical_digest, redact, scrub
 from skillgate.audit import now as audit_now
 from skillgate.disk_cache import DiskCache
 from skillgate.errors import (
@@ -228,10 +229,13 @@ class SkillgateServer:
         started = time.perf_counter()
         outcome: Outcome = "ok"
         message: str | None = None
+        returned: list[str] | None = None
         try:
             result = await self._dispatch(ctx, params.name, arguments)
             if result.is_error:
                 outcome, message = "tool_error", _first_text(result)
+            elif params.name == "list_skills" and isinstance(result.structured_content, dict):
+                returned = [s["name"] for s in result.structured_content.get("skills", [])][:MAX_RESULTS]
             return result
         except anyio.get_cancelled_exc_class():
             outcome, message = "cancelled", "the client cancelled the request"
@@ -249,7 +253,7 @@ class SkillgateServer:
             return _error(message)
         finally:
             if self.audit is not None:
-                self._record(ctx, params.name, arguments, outcome, message, started)
+                self._record(ctx, params.name, arguments, outcome, message, started, returned)
 
     async def _dispatch(
         self, ctx: ServerRequestContext[Any], tool: str, arguments: dict[str, Any]
@@ -336,18 +340,24 @@ class SkillgateServer:
         outcome: Outcome,
         message: str | None,
         started: float,
+        returned: list[str] | None = None,
     ) -> None:
         assert self.audit is not None
         skill = arguments.get("name") if method in ("load_skill", "call_skill") else None
         tool = arguments.get("tool") if method == "call_skill" else None
+        query = arguments.get("query") if method == "list_skills" else None
+        session = _session_tag(ctx, self._client_key(ctx), self.one_client)
         self.audit.record(
             AuditEvent(
                 time=audit_now(),
                 profile=self.profile,
                 client=_client(ctx),
                 method=method,
+                session=session,
                 skill=skill if isinstance(skill, str) else None,
                 tool=tool if isinstance(tool, str) else None,
+                query=scrub(query) if isinstance(query, str) and query.strip() else None,
+                results=returned if query else None,
                 arguments_sha256=canonical_digest(arguments),
                 arguments=redact(arguments) if self.audit.raw_arguments else None,
                 outcome=outcome,
@@ -394,6 +404,14 @@ async def _declare_extensions_on_initialize(
 def _connection_id(ctx: ServerRequestContext[Any]) -> int:
     """Identity of the client connection (the SDK exposes no public accessor)."""
     return id(getattr(ctx.session, "_connection", ctx.session))
+
+
+def _session_tag(ctx: ServerRequestContext[Any], key: int, one_client: bool) -> str:
+    """A short tag grouping one agent's calls in the audit log: its connection, or — in the
+    sessionless 2026 era over HTTP, where every request stands alone — its client name and version."""
+    modern = ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS
+    basis = repr(sorted(_client(ctx).items())) if modern and not one_client else str(key)
+    return hashlib.sha256(basis.encode()).hexdigest()[:8]
 
 
 def _outcome(exc: SkillgateError) -> Outcome:
