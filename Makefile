@@ -40,10 +40,11 @@ install: $(BIN)/skillgate $(NPM_PREFIX)/.run-installed
 
 install-test: install $(VENV)/.test-installed $(NPM_PREFIX)/.installed
 
-## Debian packages the tests use: nginx (replicas) and chromium (the preview page); needs root or sudo
-SYSTEM_PACKAGES := nginx-light chromium
+## Debian packages the tests use: nginx (replicas), chromium (the preview page) and prometheus
+## (scraping /metrics); needs root or sudo
+SYSTEM_PACKAGES := nginx-light chromium prometheus
 system-deps:
-	@{ test -x /usr/sbin/nginx && test -x /usr/bin/chromium; } || \
+	@{ test -x /usr/sbin/nginx && test -x /usr/bin/chromium && test -x /usr/bin/prometheus; } || \
 		{ SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
 		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import threading
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?|secret|token|api[-_]?key|auth|credential|private[-_]?key|cookie|session", re.I
 )
 REDACTED = "***"
+logger = logging.getLogger(__name__)
 
 
 class AuditEvent(BaseModel):
@@ -91,16 +93,24 @@ class AuditLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] = path.open("a", encoding="utf-8")
         self._size = path.stat().st_size
+        self.written = 0
+        self.dropped = 0  # events that could not be written (a full disk): counted, logged, never raised
 
     def record(self, event: AuditEvent) -> None:
         line = event.model_dump_json(exclude_none=True) + "\n"
         size = len(line.encode("utf-8"))
         with self._lock:
-            if self._size and self._size + size > self.max_bytes:
-                self._rotate()
-            self._file.write(line)
-            self._file.flush()
+            try:
+                if self._size and self._size + size > self.max_bytes:
+                    self._rotate()
+                self._file.write(line)
+                self._file.flush()
+            except OSError as exc:
+                self.dropped += 1
+                logger.error("audit event not written to %s: %s", self.path, exc.strerror or exc)
+                return
             self._size += size
+            self.written += 1
 
     def _rotate(self) -> None:
         self._file.close()

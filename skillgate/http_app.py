@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -30,6 +30,11 @@ from skillgate.limits import ARGUMENT_BYTES as MAX_ARGUMENT_BYTES
 from skillgate.limits import HTTP_BODY_BYTES
 from skillgate.profile import DEFAULT_PROFILE
 from skillgate.server import SkillgateServer
+
+if TYPE_CHECKING:
+    from skillgate.metrics import Metrics
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -193,6 +198,7 @@ def build_app(
     stateless: bool,
     extra_hosts: list[str],
     lifespan: Callable[[], AsyncIterator[None]],
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The Starlette app. `lifespan` runs around the session managers (pool, watcher...)."""
     hosts = allowed_hosts(host, extra_hosts)
@@ -233,6 +239,17 @@ def build_app(
             media_type="application/json",
         )
 
+    async def metrics_page(request: Request) -> Response:
+        """Prometheus metrics, behind the same tokens as /mcp (a profile-limited token may not read
+        them: they cover every profile)."""
+        valid, limit = tokens.check(request.headers.get("authorization"))
+        if not valid:
+            return _unauthorized("a bearer token is needed for /metrics", "invalid_token")
+        if limit is not None:
+            return JSONResponse({"error": "this token is limited to one profile; metrics cover all"}, 403)
+        assert metrics is not None
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
     @asynccontextmanager
     async def app_lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
@@ -249,6 +266,7 @@ def build_app(
             Route("/mcp/{profile}", endpoint=endpoint, methods=["GET", "POST", "DELETE"]),
             Route("/healthz", endpoint=healthz),
             Route("/readyz", endpoint=readyz),
+            *([Route("/metrics", endpoint=metrics_page)] if metrics is not None else []),
         ],
         lifespan=app_lifespan,
     )

@@ -133,6 +133,15 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
     async with UpstreamPool(os.environ) as pool:
         gateway = _gateway(catalog, pool, settings)
         gateway.warm_up(settings.warm)
+        metrics = None
+        if settings.metrics.enabled:
+            from skillgate.metrics import Metrics
+
+            metrics = Metrics(gateway, audit)
+            if settings.metrics.port is not None:  # the usual pattern: a loopback port, no auth
+                from prometheus_client import start_http_server
+
+                start_http_server(settings.metrics.port, addr="127.0.0.1", registry=metrics.registry)
         servers = {
             name: SkillgateServer(
                 gateway,
@@ -141,6 +150,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
                 audit=audit,
                 dynamic=settings.dynamic,
                 cache=DiskCache(cache_folder(settings), "startup"),
+                metrics=metrics,
             )
             for name in settings.profile_names
         }
@@ -165,6 +175,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
             stateless=settings.stateless,
             extra_hosts=settings.allowed_hosts,
             lifespan=lifespan,
+            metrics=metrics if settings.metrics.port is None else None,
         )
         headers = {"headers": {"Authorization": "Bearer <token>"}} if tokens.enabled else {}
 

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
@@ -58,6 +58,9 @@ from skillgate.models import (
 from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
 from skillgate.skill_resources import EXTENSION, SkillResources, SkillsGetParams, SkillsListParams
 from skillgate.startup import Entry, cached_fit_startup
+
+if TYPE_CHECKING:
+    from skillgate.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +112,7 @@ class SkillgateServer:
         dynamic: bool = False,
         one_client: bool = False,
         cache: DiskCache | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.gateway = gateway
         self.profile = profile
@@ -118,6 +122,7 @@ class SkillgateServer:
         # stdio serves one client: its state is the process's, whatever the protocol era.
         self.one_client = one_client
         self.cache = cache
+        self.metrics = metrics
         # Dynamic mode: per connection, the tools of the skills it loaded, as "<skill>__<tool>".
         self._loaded_tools: dict[int, dict[str, tuple[str, types.Tool]]] = {}
         self.bus = InMemorySubscriptionBus()
@@ -230,6 +235,7 @@ class SkillgateServer:
         outcome: Outcome = "ok"
         message: str | None = None
         returned: list[str] | None = None
+        error: BaseException | None = None
         try:
             result = await self._dispatch(ctx, params.name, arguments)
             if result.is_error:
@@ -241,12 +247,15 @@ class SkillgateServer:
             outcome, message = "cancelled", "the client cancelled the request"
             raise
         except ValidationError as exc:
+            error = exc
             outcome, message = "tool_error", _describe_validation(params.name, exc)
             return _error(message)
         except SkillgateError as exc:
+            error = exc
             outcome, message = _outcome(exc), str(exc)
             return _error(message)
-        except Exception:  # the last line of defence: logged in full, reported without a traceback
+        except Exception as exc:  # the last line of defence: logged in full, reported without a traceback
+            error = exc
             logger.exception("internal error in %s", params.name)
             outcome = "internal_error"
             message = f"skillgate had an internal error in {params.name}; it is logged. Try again"
@@ -254,6 +263,14 @@ class SkillgateServer:
         finally:
             if self.audit is not None:
                 self._record(ctx, params.name, arguments, outcome, message, started, returned)
+            if self.metrics is not None:
+                from skillgate.metrics import error_kind
+
+                kind = "cancelled" if outcome == "cancelled" else error_kind(error, outcome == "tool_error")
+                upstream = self._upstream_name(arguments) if params.name == "call_skill" else None
+                self.metrics.observe(
+                    params.name, arguments.get("name"), upstream, kind, time.perf_counter() - started
+                )
 
     async def _dispatch(
         self, ctx: ServerRequestContext[Any], tool: str, arguments: dict[str, Any]
@@ -314,6 +331,12 @@ class SkillgateServer:
             await self.bus.publish(ToolsListChanged())
         else:
             await ctx.session.send_tool_list_changed()
+
+    def _upstream_name(self, arguments: dict[str, Any]) -> str | None:
+        """The bound server a call_skill went to, if the skill and tool are known (for metrics)."""
+        skill = self.gateway.catalog.skills.get(str(arguments.get("name")))
+        binding = skill.binding_for(str(arguments.get("tool"))) if skill is not None else None
+        return binding.name if binding is not None else None
 
     def record_refused(self, size: int) -> None:
         """Audit an HTTP request refused unread because its body is over the limit."""

@@ -34,6 +34,10 @@ model = "nomic-embed-text"  # http only: the model name it serves
 timeout = 5.0               # http only: seconds per request before falling back to BM25
 cache_dir = "~/.cache/skillgate"   # where skill vectors are kept (default: the top-level cache_dir)
 
+[metrics]
+enabled = true              # Prometheus metrics at /metrics of the --http server, behind its tokens
+port = 9464                 # or: on this port of 127.0.0.1 only, without auth (omit for the above)
+
 [render]
 timeout = 2.0               # seconds a template may take to render (then: a tool error)
 memory_mb = 512             # address space of each render worker process
@@ -123,6 +127,15 @@ class RenderSettings(_Settings):
         return RenderWorkers(self.timeout, self.memory_mb, self.workers)
 
 
+class MetricsSettings(_Settings):
+    enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics (with --http).")
+    port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
+        default=None,
+        description="Serve /metrics on this port of 127.0.0.1 without auth, instead of on the main server "
+        "behind its tokens.",
+    )
+
+
 class Settings(_Settings):
     host: str = Field(default="127.0.0.1", description="Address --http binds.")
     port: Annotated[int, Field(ge=0, le=65535)] = Field(default=8000, description="Port --http binds.")
@@ -153,6 +166,7 @@ class Settings(_Settings):
     reload: ReloadSettings = Field(default_factory=ReloadSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     render: RenderSettings = Field(default_factory=RenderSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("profiles")
     @classmethod
