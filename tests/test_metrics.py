@@ -100,9 +100,8 @@ async def test_prometheus_scrapes_requests_errors_latency_and_state(
 
 def test_metrics_on_the_main_server_need_an_unlimited_token(tmp_path: Path) -> None:
     config = tmp_path / "skillgate.toml"
-    config.write_text(
-        '[[tokens]]\nenv = "SG_TOKEN_ALL"\n[[tokens]]\nenv = "SG_TOKEN_ONE"\nprofile = "one"\n[profiles.one]\n'
-    )
+    tokens = '[[tokens]]\nenv = "SG_TOKEN_ALL"\n[[tokens]]\nenv = "SG_TOKEN_ONE"\nprofile = "one"\n'
+    config.write_text(tokens + "[profiles.one]\n")
     env = {**os.environ, "SG_TOKEN_ALL": TOKEN, "SG_TOKEN_ONE": TOKEN + "-one"}
     command = [sys.executable, "-m", "skillgate", "serve", str(catalog(tmp_path / "catalog")), "--http",
                "--port", "0", "--config", str(config)]  # fmt: skip
