@@ -44,6 +44,14 @@ def search_ranker(settings: Settings, environ: Mapping[str, str] = os.environ) -
     return ranker_for(settings.search, folder.expanduser() if folder else cache_folder(settings, environ))
 
 
+def _tracing(settings: Settings) -> None:
+    from skillgate import tracing
+
+    tracing.configure(
+        settings.tracing.enabled, settings.tracing.endpoint, settings.tracing.arguments, os.environ
+    )
+
+
 def _gateway(catalog: Catalog, pool: UpstreamPool, settings: Settings) -> Gateway:
     return Gateway(catalog, pool, settings.drift, search_ranker(settings), settings.render.workers_pool())
 
@@ -63,6 +71,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
     from skillgate.stdio_transport import serving_streams
 
     audit = open_audit(settings)
+    _tracing(settings)
     async with anyio.create_task_group() as tg, UpstreamPool(os.environ) as pool:
         tg.start_soon(_exit_on_signal_stdio, pool)
         gateway = _gateway(catalog, pool, settings)
@@ -106,6 +115,9 @@ async def _exit_on_signal_stdio(pool: UpstreamPool) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for _ in signals:
             await pool.shutdown()
+            from skillgate import tracing
+
+            tracing.shutdown()  # queued spans are sent before the process ends
             sys.stdout.flush()
             os._exit(0)
 
@@ -130,6 +142,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
 
     tokens = http_tokens(settings, os.environ)
     audit = open_audit(settings)
+    _tracing(settings)
     async with UpstreamPool(os.environ) as pool:
         gateway = _gateway(catalog, pool, settings)
         gateway.warm_up(settings.warm)
@@ -185,6 +198,9 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
             return f"{serving}\nPoint an MCP client at it, e.g. {entry}"
 
         await _run_uvicorn(app, settings.host, settings.port, announce)
+    from skillgate import tracing
+
+    tracing.shutdown()
 
 
 async def serve_preview(catalog: Catalog, host: str, port: int) -> None:

@@ -30,7 +30,7 @@ from mcp.server.subscriptions import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
-from skillgate import __version__
+from skillgate import __version__, tracing
 from skillgate.audit import MAX_RESULTS, AuditEvent, AuditLog, Outcome, canonical_digest, redact, scrub
 from skillgate.audit import now as audit_now
 from skillgate.disk_cache import DiskCache
@@ -236,6 +236,7 @@ class SkillgateServer:
         message: str | None = None
         returned: list[str] | None = None
         error: BaseException | None = None
+        span = tracing.request_span(params.name, arguments)
         try:
             result = await self._dispatch(ctx, params.name, arguments)
             if result.is_error:
@@ -263,6 +264,7 @@ class SkillgateServer:
         finally:
             if self.audit is not None:
                 self._record(ctx, params.name, arguments, outcome, message, started, returned)
+            tracing.set_outcome(span, outcome)
             if self.metrics is not None:
                 from skillgate.metrics import error_kind
 

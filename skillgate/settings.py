@@ -38,6 +38,11 @@ cache_dir = "~/.cache/skillgate"   # where skill vectors are kept (default: the 
 enabled = true              # Prometheus metrics at /metrics of the --http server, behind its tokens
 port = 9464                 # or: on this port of 127.0.0.1 only, without auth (omit for the above)
 
+[tracing]
+enabled = false             # OpenTelemetry traces over OTLP/HTTP (or OTEL_TRACES_EXPORTER=otlp)
+endpoint = "http://127.0.0.1:4318"   # default: the OTEL_EXPORTER_OTLP_* variables
+arguments = false           # true: argument values in spans (secret-looking keys redacted)
+
 [render]
 timeout = 2.0               # seconds a template may take to render (then: a tool error)
 memory_mb = 512             # address space of each render worker process
@@ -136,6 +141,20 @@ class MetricsSettings(_Settings):
     )
 
 
+class TracingSettings(_Settings):
+    enabled: bool = Field(
+        default=False,
+        description="Export OpenTelemetry traces over OTLP/HTTP (also: OTEL_TRACES_EXPORTER=otlp).",
+    )
+    endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP base URL, e.g. http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_*).",
+    )
+    arguments: bool = Field(
+        default=False, description="Record argument values in spans (secret-looking keys redacted)."
+    )
+
+
 class Settings(_Settings):
     host: str = Field(default="127.0.0.1", description="Address --http binds.")
     port: Annotated[int, Field(ge=0, le=65535)] = Field(default=8000, description="Port --http binds.")
@@ -167,6 +186,7 @@ class Settings(_Settings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     render: RenderSettings = Field(default_factory=RenderSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @field_validator("profiles")
     @classmethod

@@ -33,6 +33,7 @@ from mcp.shared.message import SessionMessage
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
+from skillgate import tracing
 from skillgate.binding import ServerBinding, expand, secret_values
 from skillgate.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailable
 
@@ -112,9 +113,13 @@ class Upstream:
         seconds = timeout or self.call_timeout
         client = await self._wait_ready(seconds)
         try:
-            result = await client.call_tool(
-                tool, dict(arguments), read_timeout_seconds=seconds, progress_callback=self._masked(progress)
-            )
+            with tracing.upstream_span(self.name, tool):
+                result = await client.call_tool(
+                    tool,
+                    dict(arguments),
+                    read_timeout_seconds=seconds,
+                    progress_callback=self._masked(progress),
+                )
             return self._redact_result(result)
         except MCPError as exc:
             if exc.code == types.REQUEST_TIMEOUT:

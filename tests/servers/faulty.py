@@ -16,7 +16,8 @@ from mcp.server.mcpserver import Context, MCPServer
 
 _parser = argparse.ArgumentParser()
 _parser.add_argument("--echo-description", default="Return the text, repeated `times` times.")
-_parser.add_argument("--junk", type=int, default=0, help="Lines of non-JSON to print on stdout at startup.")
+_parser.add_argument("--junk", type=int, default=0, help="Non-JSON lines to print on stdout at start.")
+_parser.add_argument("--http", type=int, default=0, help="Serve streamable HTTP on this port, not stdio.")
 OPTIONS = _parser.parse_known_args(sys.argv[1:])[0]
 
 server = MCPServer("faulty")
@@ -83,6 +84,13 @@ async def leak(name: str, ctx: Context) -> str:
 
 
 @server.tool()
+def traceparent(ctx: Context) -> str:
+    """The W3C traceparent this call arrived with in its _meta (tracing tests), or nothing."""
+    meta = ctx.request_context.meta or {}
+    return str(meta.get("traceparent", ""))
+
+
+@server.tool()
 async def grow(ctx: Context) -> str:
     """Add a tool named `grown`, and tell the client the tool list changed."""
 
@@ -99,4 +107,7 @@ async def grow(ctx: Context) -> str:
 if __name__ == "__main__":
     for number in range(OPTIONS.junk):
         print(f"junk line {number}: this is not JSON-RPC", flush=True)
-    server.run("stdio")
+    if OPTIONS.http:
+        server.run("streamable-http", host="127.0.0.1", port=OPTIONS.http)
+    else:
+        server.run("stdio")
