@@ -316,7 +316,14 @@ def new(
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
-def preview(directory: Path, host: str, port: int) -> None:
+@click.option(
+    "--audit",
+    "audit",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An audit log (repeat for rotated files) for the Usage view.",
+)
+def preview(directory: Path, host: str, port: int, audit: tuple[Path, ...]) -> None:
     """The browser preview of the catalog in DIRECTORY, with live reload."""
     import anyio
 
@@ -325,7 +332,7 @@ def preview(directory: Path, host: str, port: int) -> None:
 
     if host not in LOOPBACK:
         raise UsageError(f"--host {host}: the preview has no authentication; bind a loopback address")
-    anyio.run(serve_preview, _load(directory), host, port)
+    anyio.run(serve_preview, _load(directory), host, port, list(audit))
 
 
 @main.command(name="list")

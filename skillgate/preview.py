@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -171,6 +172,7 @@ def build_preview(
     watch: bool = True,
     ranker: Ranker | None = None,
     host: str = "127.0.0.1",
+    audit: list[Path] | None = None,
 ) -> Starlette:
     """The preview app; it runs its own upstream pool (for tool schemas) and catalog watcher.
 
@@ -199,6 +201,21 @@ def build_preview(
         except SkillNotFound as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
 
+    def usage_data() -> dict[str, Any]:
+        """The usage report of the audit logs given (`--audit`), over the current catalog."""
+        from skillgate.usage import read_events, usage
+
+        logs = [p for p in audit or [] if p.is_file()]
+        report = usage(read_events(logs), list(preview.gateway.catalog.skills)) if logs else None
+        return {"logs": [str(p) for p in logs], "report": report.as_dict() if report else None}
+
+    async def usage_page(request: Request) -> Response:
+        data = await anyio.to_thread.run_sync(usage_data)
+        return HTMLResponse(_PAGES.get_template("usage.html").render(data=data))
+
+    async def usage_json(request: Request) -> Response:
+        return JSONResponse(await anyio.to_thread.run_sync(usage_data))
+
     async def events(request: Request) -> Response:
         return StreamingResponse(
             preview.broadcast.listen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
@@ -221,6 +238,8 @@ def build_preview(
             Route("/skills/{name}.json", skill_json),
             Route("/skills/{name}", skill_page),
             Route("/events", events),
+            Route("/usage", usage_page),
+            Route("/usage.json", usage_json),
         ],
         lifespan=lifespan,
     )

@@ -203,11 +203,11 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
     tracing.shutdown()
 
 
-async def serve_preview(catalog: Catalog, host: str, port: int) -> None:
+async def serve_preview(catalog: Catalog, host: str, port: int, audit: list[Path] | None = None) -> None:
     """The preview page until SIGINT/SIGTERM."""
     from skillgate.preview import build_preview
 
-    app = build_preview(catalog, os.environ, ranker=search_ranker(Settings()), host=host)
+    app = build_preview(catalog, os.environ, ranker=search_ranker(Settings()), host=host, audit=audit)
     await _run_uvicorn(
         app, host, port, lambda url: f"skillgate: preview of {count(len(catalog), 'skill')} at {url}/"
     )

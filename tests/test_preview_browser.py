@@ -89,3 +89,42 @@ def test_preview_in_a_real_browser(preview_url: tuple[str, Path], capsys: pytest
         print(
             f"\npreview screenshot: {SCREENSHOT}; page updated {updated_after * 1000:.0f} ms after the save"
         )
+
+
+USAGE_SCREENSHOT = REPO / ".artifacts" / "usage.png"
+
+
+def test_the_usage_view_in_a_real_browser(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import anyio
+
+    from tests.conftest import EXAMPLES
+    from tests.test_usage import scripted_session
+
+    log = tmp_path / "audit.jsonl"
+    anyio.run(scripted_session, log)
+    command = [
+        sys.executable,
+        "-m",
+        "skillgate",
+        "preview",
+        str(EXAMPLES),
+        "--port",
+        "0",
+        "--audit",
+        str(log),
+    ]
+    with serving(command) as (_, url), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.set_default_timeout(15_000)
+        page.goto(url + "/")
+        page.click("header >> text=Usage")
+        page.wait_for_selector("#usage-skills")
+        rows = text_of(page, "#usage-skills")
+        assert re.search(r"time-zones\s+1\s+1\s+1\s+0", rows)
+        assert "order a pizza with token ***" in text_of(page, "#usage-misses")
+        USAGE_SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(USAGE_SCREENSHOT), full_page=True)
+        browser.close()
+    with capsys.disabled():
+        print(f"\nusage view screenshot: {USAGE_SCREENSHOT}")
