@@ -262,17 +262,30 @@ class SkillgateServer:
             message = f"skillgate had an internal error in {params.name}; it is logged. Try again"
             return _error(message)
         finally:
-            if self.audit is not None:
-                self._record(ctx, params.name, arguments, outcome, message, started, returned)
-            tracing.set_outcome(span, outcome)
-            if self.metrics is not None:
-                from skillgate.metrics import error_kind
+            self._observe(ctx, params.name, arguments, outcome, message, started, returned, error, span)
 
-                kind = "cancelled" if outcome == "cancelled" else error_kind(error, outcome == "tool_error")
-                upstream = self._upstream_name(arguments) if params.name == "call_skill" else None
-                self.metrics.observe(
-                    params.name, arguments.get("name"), upstream, kind, time.perf_counter() - started
-                )
+    def _observe(
+        self,
+        ctx: ServerRequestContext[Any],
+        tool: str,
+        arguments: dict[str, Any],
+        outcome: Outcome,
+        message: str | None,
+        started: float,
+        returned: list[str] | None,
+        error: BaseException | None,
+        span: Any,
+    ) -> None:
+        """What one request leaves behind: its audit line, its span's outcome, its metrics."""
+        if self.audit is not None:
+            self._record(ctx, tool, arguments, outcome, message, started, returned)
+        tracing.set_outcome(span, outcome)
+        if self.metrics is not None:
+            from skillgate.metrics import error_kind
+
+            kind = "cancelled" if outcome == "cancelled" else error_kind(error, outcome == "tool_error")
+            upstream = self._upstream_name(arguments) if tool == "call_skill" else None
+            self.metrics.observe(tool, arguments.get("name"), upstream, kind, time.perf_counter() - started)
 
     async def _dispatch(
         self, ctx: ServerRequestContext[Any], tool: str, arguments: dict[str, Any]
