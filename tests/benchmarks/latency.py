@@ -150,8 +150,64 @@ def http_figures(n: int) -> dict[str, Any]:
         upstream.wait(10)
 
 
+async def http_era_pair(upstream: str, gateway: str, n: int, mode: str) -> dict[str, Any]:
+    """Direct and through skillgate over HTTP in one protocol era, calls interleaved."""
+    echo = {"name": "echoes", "tool": "echo", "arguments": {"text": "hi"}}
+    async with Client(upstream, mode=mode) as direct, Client(gateway, mode=mode) as via:
+        for _ in range(20):
+            await direct.call_tool("echo", {"text": "hi"})
+            await via.call_tool("call_skill", echo)
+        direct_ms: list[float] = []
+        via_ms: list[float] = []
+        for _ in range(n):
+            for client, name, arguments, into in (
+                (direct, "echo", {"text": "hi"}, direct_ms),
+                (via, "call_skill", echo, via_ms),
+            ):
+                started = time.perf_counter()
+                await client.call_tool(name, arguments)
+                into.append((time.perf_counter() - started) * 1000)
+        era = via.protocol_version
+    d, v = _summary(direct_ms), _summary(via_ms)
+    return {
+        "protocol_era": era,
+        "direct_call": d,
+        "call_skill": v,
+        "p50_ratio": round(v["p50_ms"] / d["p50_ms"], 3),
+        "p99_ratio": round(v["p99_ms"] / d["p99_ms"], 3),
+    }
+
+
+def http_eras(n: int) -> dict[str, Any]:
+    """Both eras over HTTP, with an SDK server (tests/servers/faulty.py) as the HTTP upstream."""
+    import subprocess
+
+    from tests.conftest import wait_for_port
+
+    port = free_port()
+    upstream = subprocess.Popen(
+        [sys.executable, "-m", "tests.servers.faulty", "--http", str(port)], cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, upstream)
+        url = f"http://127.0.0.1:{port}/mcp"
+        with tempfile.TemporaryDirectory() as tmp:
+            write_skill(Path(tmp), "echoes", "Echo.", servers={"f": {"url": url, "allowedTools": ["echo"]}})
+            with replica(Path(tmp), "--warm") as (_, gateway):
+                return {mode: anyio.run(http_era_pair, url, gateway, n, mode) for mode in ("auto", "legacy")}
+    finally:
+        upstream.terminate()
+        upstream.wait(10)
+
+
 def main(n: int) -> dict[str, Any]:
-    return {"calls_per_figure": n, "stdio": anyio.run(stdio_figures, n), "http": http_figures(n)}
+    return {
+        "calls_per_figure": n,
+        "stdio": anyio.run(stdio_figures, n),
+        "http": http_figures(n),
+        "http_interleaved": http_eras(n),
+    }
 
 
 def report(f: dict[str, Any]) -> str:
@@ -162,10 +218,11 @@ def report(f: dict[str, Any]) -> str:
 
     inside, piped = s["in_process"], s["over_stdio"]
     eras = [
-        f"stdio, {pair['protocol_era']}, interleaved: direct {fmt(pair['direct_call'])}, call_skill "
+        f"{transport}, {pair['protocol_era']}, interleaved: direct {fmt(pair['direct_call'])}, call_skill "
         f"{fmt(pair['call_skill'])}: p50 x{pair['p50_ratio']} (target <= 1.15), p99 x{pair['p99_ratio']} "
         "(target <= 1.3)"
-        for pair in s["interleaved"].values()
+        for transport, pairs in (("stdio", s["interleaved"]), ("HTTP", f["http_interleaved"]))
+        for pair in pairs.values()
     ]
     return "\n".join(
         [
