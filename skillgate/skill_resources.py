@@ -30,7 +30,6 @@ from skillgate.gateway import Gateway
 from skillgate.limits import SKILL_MD_BYTES
 from skillgate.profile import Profile
 from skillgate.reading import Unreadable, read_bytes
-from skillgate.render import template_variables
 from skillgate.skill import Skill
 
 logger = logging.getLogger(__name__)
@@ -150,7 +149,7 @@ class SkillResources:
         start, next_cursor = _page(cursor, len(skills))
         prompts = []
         for skill in skills[start : start + PAGE]:
-            variables = template_variables(skill.body, skill.dir)
+            variables = self.gateway.variables_of(skill)
             arguments = [
                 types.PromptArgument(
                     name=name,
