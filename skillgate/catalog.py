@@ -14,7 +14,6 @@ a cached skill is never stale. Its file list is read live each time.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import logging
 import os
@@ -33,6 +32,7 @@ from skillgate.limits import PATH_CHARS, SKILL_MD_BYTES
 from skillgate.lockfile import LOCK_NAME, LockFile, read_lock
 from skillgate.reading import Unreadable, read_text
 from skillgate.skill import SKILL_FILES, SKIP_DIRS, Skill, find_headings, list_files
+from skillgate.wording import suggest
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +126,6 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.skills)
-
-
-def suggest(name: str, names: list[str]) -> list[str]:
-    """Up to three of `names` close to `name`, for "did you mean"."""
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-    contains = [n for n in names if name and (name in n or n in name) and n not in close]
-    return (close + contains)[:3]
 
 
 def display_path(path: Path, root: Path) -> str:

@@ -30,9 +30,10 @@ from collections.abc import Sequence
 
 
 class SkillgateError(Exception):
-    """Base of every error skillgate reports to a user."""
+    """Base of every error skillgate reports to a user. `kind` is its fixed name in metrics."""
 
     exit_code = 1
+    kind = "tool_error"
 
     def __init__(self, message: str, for_people: str | None = None) -> None:
         super().__init__(message)
@@ -51,6 +52,8 @@ class UsageError(SkillgateError):
 
 class SkillNotFound(SkillgateError):
     """`denied` is true when the skill exists but is outside the caller's profile (for the audit log)."""
+
+    kind = "not_found"
 
     def __init__(self, name: str, suggestions: Sequence[str], denied: bool = False) -> None:
         close = f" Did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
@@ -80,15 +83,15 @@ class RenderError(SkillgateError):
 
 
 class ToolNotAllowed(SkillgateError):
-    pass
+    kind = "not_allowed"
 
 
 class ToolDrifted(SkillgateError):
-    pass
+    kind = "drift_blocked"
 
 
 class ArgumentsInvalid(SkillgateError):
-    pass
+    kind = "bad_arguments"
 
 
 class EnvVarMissing(SkillgateError):
@@ -100,11 +103,11 @@ class UpstreamError(SkillgateError):
 
 
 class UpstreamUnavailable(UpstreamError):
-    pass
+    kind = "upstream_failed"
 
 
 class UpstreamTimeout(UpstreamError):
-    pass
+    kind = "timeout"
 
 
 class EmbedderUnavailable(SkillgateError):

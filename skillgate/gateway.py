@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from skillgate.binding import DriftPolicy, ServerBinding
-from skillgate.catalog import Catalog, suggest
+from skillgate.catalog import Catalog
 from skillgate.errors import (
     ArgumentsInvalid,
     SectionNotFound,
@@ -39,6 +39,7 @@ from skillgate.search import SearchDocument
 from skillgate.sections import chunks, extract_section, find_sections, section_text, tidy
 from skillgate.skill import Skill
 from skillgate.tokens import count_tokens
+from skillgate.wording import suggest
 
 if TYPE_CHECKING:
     import jsonschema
@@ -52,7 +53,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_LIMIT = 20  # browsing the catalog
 DEFAULT_SEARCH_LIMIT = 5  # a ranked search: the first few are what an agent needs
 MAX_LIMIT = 100
-MAX_ARGUMENT_BYTES = ARGUMENT_BYTES
 RENDER_CACHE_SIZE = 1024
 REVIEW = "a person must review the diff with `skillgate lock --check`, then run `skillgate lock` to accept it"
 
@@ -431,9 +431,9 @@ class Gateway:
 
     def _validate_arguments(self, key: str, tool: types.Tool, arguments: dict[str, Any]) -> None:
         size = len(json.dumps(arguments, default=str))
-        if size > MAX_ARGUMENT_BYTES:
+        if size > ARGUMENT_BYTES:
             raise ArgumentsInvalid(
-                f"arguments for {tool.name!r} are {size} bytes; the limit is {MAX_ARGUMENT_BYTES}. "
+                f"arguments for {tool.name!r} are {size} bytes; the limit is {ARGUMENT_BYTES}. "
                 "Send less data, or put it in a file the tool can read"
             )
         schema = tool.input_schema or {"type": "object"}

@@ -13,16 +13,9 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from pydantic import ValidationError
 
-from skillgate.errors import (
-    ArgumentsInvalid,
-    SkillgateError,
-    SkillNotFound,
-    ToolDrifted,
-    ToolNotAllowed,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from skillgate.errors import SkillgateError
 
 if TYPE_CHECKING:
     from skillgate.audit import AuditLog
@@ -35,25 +28,13 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 
 def error_kind(exc: BaseException | None, tool_error: bool = False) -> str:
-    """The error kind of a failed request: a fixed vocabulary, for labels and dashboards."""
+    """The error kind of a failed request, a fixed vocabulary: `SkillgateError.kind`, else
+    `bad_arguments` for a meta-tool's own argument check, else `internal`."""
     if exc is None:
         return "tool_error" if tool_error else "none"
-    kinds: list[tuple[type[BaseException], str]] = [
-        (SkillNotFound, "not_found"),
-        (ToolNotAllowed, "not_allowed"),
-        (ArgumentsInvalid, "bad_arguments"),
-        (ToolDrifted, "drift_blocked"),
-        (UpstreamTimeout, "timeout"),
-        (UpstreamUnavailable, "upstream_failed"),
-    ]
-    for kind, name in kinds:
-        if isinstance(exc, kind):
-            return name
     if isinstance(exc, SkillgateError):
-        return "tool_error"
-    if type(exc).__name__ == "ValidationError":
-        return "bad_arguments"
-    return "internal"
+        return exc.kind
+    return "bad_arguments" if isinstance(exc, ValidationError) else "internal"
 
 
 class Metrics:

@@ -37,7 +37,6 @@ from skillgate.limits import (
 from skillgate.reading import Unreadable, read_text
 from skillgate.skill import servable
 
-MAX_OUTPUT_CHARS = RENDER_OUTPUT_CHARS
 LIPSUM_MAX = 20
 
 
@@ -220,7 +219,7 @@ def render_template(
     variables: Mapping[str, Any],
     client: Mapping[str, Any],
     line_offset: int = 0,
-    max_chars: int = MAX_OUTPUT_CHARS,
+    max_chars: int = RENDER_OUTPUT_CHARS,
 ) -> str:
     """Render `body`; errors carry the line in SKILL.md (`line_offset` + body line)."""
     context = {"skill": dict(skill), "tools": list(tools), "vars": dict(variables), "client": dict(client)}

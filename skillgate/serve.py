@@ -34,14 +34,10 @@ if TYPE_CHECKING:  # the HTTP stack loads only for --http and the preview
 PRESTART_DELAY = 0.5
 
 
-def cache_folder(settings: Settings, environ: Mapping[str, str] = os.environ) -> Path:
-    return settings.cache_folder(environ)
-
-
 def search_ranker(settings: Settings, environ: Mapping[str, str] = os.environ) -> Ranker:
     """The search ranker `[search]` asks for, caching vectors in its cache_dir or the cache folder."""
     folder = settings.search.cache_dir
-    return ranker_for(settings.search, folder.expanduser() if folder else cache_folder(settings, environ))
+    return ranker_for(settings.search, folder.expanduser() if folder else settings.cache_folder(environ))
 
 
 def _tracing(settings: Settings) -> None:
@@ -84,7 +80,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
             audit=audit,
             dynamic=settings.dynamic,
             one_client=True,
-            cache=DiskCache(cache_folder(settings), "startup"),
+            cache=DiskCache(settings.cache_folder(os.environ), "startup"),
         )
         stop = anyio.Event()
         if settings.reload.enabled:
@@ -162,7 +158,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
                 view=settings.profile(name),
                 audit=audit,
                 dynamic=settings.dynamic,
-                cache=DiskCache(cache_folder(settings), "startup"),
+                cache=DiskCache(settings.cache_folder(os.environ), "startup"),
                 metrics=metrics,
             )
             for name in settings.profile_names

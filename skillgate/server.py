@@ -37,10 +37,6 @@ from skillgate.disk_cache import DiskCache
 from skillgate.errors import (
     SkillgateError,
     SkillNotFound,
-    ToolDrifted,
-    ToolNotAllowed,
-    UpstreamTimeout,
-    UpstreamUnavailable,
 )
 from skillgate.gateway import Gateway
 from skillgate.models import (
@@ -452,14 +448,19 @@ def _session_tag(ctx: ServerRequestContext[Any], key: int, one_client: bool) -> 
     return hashlib.sha256(basis.encode()).hexdigest()[:8]
 
 
+_OUTCOMES: dict[str, Outcome] = {
+    "not_allowed": "denied",
+    "drift_blocked": "denied",
+    "timeout": "timeout",
+    "upstream_failed": "upstream_down",
+}
+
+
 def _outcome(exc: SkillgateError) -> Outcome:
-    if isinstance(exc, ToolNotAllowed | ToolDrifted) or (isinstance(exc, SkillNotFound) and exc.denied):
+    """The audit outcome of an error, from its kind (a skill outside the profile is a denial)."""
+    if isinstance(exc, SkillNotFound) and exc.denied:
         return "denied"
-    if isinstance(exc, UpstreamTimeout):
-        return "timeout"
-    if isinstance(exc, UpstreamUnavailable):
-        return "upstream_down"
-    return "tool_error"
+    return _OUTCOMES.get(exc.kind, "tool_error")
 
 
 def _first_text(result: types.CallToolResult) -> str | None:
@@ -539,7 +540,8 @@ def _skill_result(loaded: LoadedSkill, section: str | None = None) -> types.Call
                 + (f": {description}" if description else "")
                 + (f"\n{arguments}" if arguments else "")
             )
-    whole = sum(s.tokens for s in loaded.sections if s.level == min(x.level for x in loaded.sections))
+    top = min((s.level for s in loaded.sections), default=0)  # once: a skill may have thousands of headings
+    whole = sum(s.tokens for s in loaded.sections if s.level == top)
     if len(loaded.sections) > 1 and whole > SECTIONS_LISTED_FROM:
         listing = ", ".join(f"{s.heading} ({s.tokens})" for s in loaded.sections)
         parts.append(f"Sections (tokens), for section=HEADING: {listing}")

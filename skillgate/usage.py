@@ -9,7 +9,6 @@ ever surfaced. `skillgate stats` prints it; the data is plain, for the preview t
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -18,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from skillgate.reading import Unreadable, parse_json
 from skillgate.wording import count
 
 ANSWER_WINDOW = timedelta(minutes=10)
@@ -62,9 +62,9 @@ def read_events(paths: list[Path], since: datetime | None = None) -> list[dict[s
                 if len(raw) > MAX_LINE_BYTES:
                     continue
                 try:
-                    event = json.loads(raw)
-                    when = _time(event["time"])
-                except (ValueError, KeyError, TypeError):
+                    event = parse_json(raw.decode("utf-8", "replace"))  # bounded depth: a log can be hostile
+                    when = _time(str(event["time"]))
+                except (Unreadable, ValueError, KeyError, TypeError):
                     continue
                 if isinstance(event, dict) and (since is None or when >= since):
                     event["_when"] = when
@@ -85,7 +85,8 @@ def usage(events: list[dict[str, Any]], catalog: list[str] | None = None) -> Usa
         if search is not None and not answered:
             key = " ".join(str(search["query"]).lower().split())
             missed[key] += 1
-            offered[key] = list(search.get("results") or [])
+            results = search.get("results")
+            offered[key] = [r for r in results if isinstance(r, str)] if isinstance(results, list) else []
 
     for event in events:
         session = f"{event.get('profile')}/{event.get('session')}"
@@ -97,8 +98,10 @@ def usage(events: list[dict[str, Any]], catalog: list[str] | None = None) -> Usa
             report.searches += 1
             close(session, answered=False)
             open_searches[session] = event
-            for surfaced in event.get("results") or []:
-                skills[surfaced].surfaced += 1
+            results = event.get("results")
+            for surfaced in results if isinstance(results, list) else []:
+                if isinstance(surfaced, str):
+                    skills[surfaced].surfaced += 1
         elif method in ("load_skill", "call_skill") and isinstance(name, str):
             entry = skills[name]
             if event.get("outcome") == "ok":

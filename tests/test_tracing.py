@@ -3,7 +3,6 @@ opentelemetry-proto messages; parent/child spans and traceparent propagation to 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -16,7 +15,7 @@ import pytest
 from mcp import Client
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.conftest import REPO, free_port, text_of, wait_for_port, write_skill
+from tests.conftest import faulty_http, text_of, write_skill
 from tests.support.replica import serving
 
 pytestmark = pytest.mark.anyio
@@ -61,17 +60,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def http_upstream() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.faulty", "--http", str(port)], cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        process.wait(20)
+    with faulty_http() as url:
+        yield url
 
 
 async def test_spans_nest_under_the_callers_traceparent_and_reach_an_http_upstream(

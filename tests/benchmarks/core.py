@@ -52,10 +52,15 @@ async def timed(n: int, action: Callable[[], Awaitable[Any]]) -> dict[str, float
         start = time.perf_counter()
         await action()
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
+    return summary(samples)
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """p50 and p99 (ms) of timings in ms."""
+    ordered = sorted(samples)
     return {
-        "p50_ms": round(statistics.median(samples), 3),
-        "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 3),
+        "p50_ms": round(statistics.median(ordered), 3),
+        "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 3),
     }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -20,8 +19,8 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from tests.benchmarks.core import RESULTS, timed
-from tests.conftest import EXAMPLES, NPM, REPO, free_port, gateway_client, write_skill
+from tests.benchmarks.core import RESULTS, summary, timed
+from tests.conftest import EXAMPLES, NPM, REPO, faulty_http, free_port, gateway_client, write_skill
 from tests.support.replica import replica
 
 TIME = {"timezone": "Asia/Tokyo"}
@@ -33,6 +32,29 @@ def ratio(via: dict[str, float], direct: dict[str, float]) -> float:
     return round(via["p50_ms"] / direct["p50_ms"], 3)
 
 
+async def interleaved(
+    direct: Client, via: Client, call: tuple[str, dict[str, Any]], through: dict[str, Any], n: int
+) -> dict[str, Any]:
+    """The same tool called directly and through skillgate's call_skill, turn about, after a warm-up."""
+    for _ in range(20):
+        await direct.call_tool(*call)
+        await via.call_tool("call_skill", through)
+    times: dict[str, list[float]] = {"direct": [], "via": []}
+    for _ in range(n):
+        for side, client, name, arguments in (("direct", direct, *call), ("via", via, "call_skill", through)):
+            started = time.perf_counter()
+            await client.call_tool(name, arguments)
+            times[side].append((time.perf_counter() - started) * 1000)
+    d, v = summary(times["direct"]), summary(times["via"])
+    return {
+        "protocol_era": via.protocol_version,
+        "direct_call": d,
+        "call_skill": v,
+        "p50_ratio": round(v["p50_ms"] / d["p50_ms"], 3),
+        "p99_ratio": round(v["p99_ms"] / d["p99_ms"], 3),
+    }
+
+
 async def era_pair(n: int, mode: str) -> dict[str, Any]:
     """Direct and through skillgate over stdio in one protocol era, calls interleaved."""
     direct_params = StdioServerParameters(command="mcp-server-time", args=["--local-timezone", "UTC"])
@@ -41,36 +63,7 @@ async def era_pair(n: int, mode: str) -> dict[str, Any]:
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     async with Client(direct_params, mode=mode) as direct, Client(params, mode=mode) as via:
-        for _ in range(20):  # warm-up
-            await direct.call_tool("get_current_time", TIME)
-            await via.call_tool("call_skill", TIME_CALL)
-        direct_ms: list[float] = []
-        via_ms: list[float] = []
-        for _ in range(n):
-            for client, name, arguments, into in (
-                (direct, "get_current_time", TIME, direct_ms),
-                (via, "call_skill", TIME_CALL, via_ms),
-            ):
-                started = time.perf_counter()
-                await client.call_tool(name, arguments)
-                into.append((time.perf_counter() - started) * 1000)
-        era = via.protocol_version
-    d, v = _summary(direct_ms), _summary(via_ms)
-    return {
-        "protocol_era": era,
-        "direct_call": d,
-        "call_skill": v,
-        "p50_ratio": round(v["p50_ms"] / d["p50_ms"], 3),
-        "p99_ratio": round(v["p99_ms"] / d["p99_ms"], 3),
-    }
-
-
-def _summary(ms: list[float]) -> dict[str, float]:
-    ms = sorted(ms)
-    return {
-        "p50_ms": round(statistics.median(ms), 3),
-        "p99_ms": round(ms[max(0, int(len(ms) * 0.99) - 1)], 3),
-    }
+        return await interleaved(direct, via, ("get_current_time", TIME), TIME_CALL, n)
 
 
 async def stdio_figures(n: int) -> dict[str, Any]:
@@ -154,51 +147,15 @@ async def http_era_pair(upstream: str, gateway: str, n: int, mode: str) -> dict[
     """Direct and through skillgate over HTTP in one protocol era, calls interleaved."""
     echo = {"name": "echoes", "tool": "echo", "arguments": {"text": "hi"}}
     async with Client(upstream, mode=mode) as direct, Client(gateway, mode=mode) as via:
-        for _ in range(20):
-            await direct.call_tool("echo", {"text": "hi"})
-            await via.call_tool("call_skill", echo)
-        direct_ms: list[float] = []
-        via_ms: list[float] = []
-        for _ in range(n):
-            for client, name, arguments, into in (
-                (direct, "echo", {"text": "hi"}, direct_ms),
-                (via, "call_skill", echo, via_ms),
-            ):
-                started = time.perf_counter()
-                await client.call_tool(name, arguments)
-                into.append((time.perf_counter() - started) * 1000)
-        era = via.protocol_version
-    d, v = _summary(direct_ms), _summary(via_ms)
-    return {
-        "protocol_era": era,
-        "direct_call": d,
-        "call_skill": v,
-        "p50_ratio": round(v["p50_ms"] / d["p50_ms"], 3),
-        "p99_ratio": round(v["p99_ms"] / d["p99_ms"], 3),
-    }
+        return await interleaved(direct, via, ("echo", {"text": "hi"}), echo, n)
 
 
 def http_eras(n: int) -> dict[str, Any]:
     """Both eras over HTTP, with an SDK server (tests/servers/faulty.py) as the HTTP upstream."""
-    import subprocess
-
-    from tests.conftest import wait_for_port
-
-    port = free_port()
-    upstream = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.faulty", "--http", str(port)], cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, upstream)
-        url = f"http://127.0.0.1:{port}/mcp"
-        with tempfile.TemporaryDirectory() as tmp:
-            write_skill(Path(tmp), "echoes", "Echo.", servers={"f": {"url": url, "allowedTools": ["echo"]}})
-            with replica(Path(tmp), "--warm") as (_, gateway):
-                return {mode: anyio.run(http_era_pair, url, gateway, n, mode) for mode in ("auto", "legacy")}
-    finally:
-        upstream.terminate()
-        upstream.wait(10)
+    with faulty_http() as url, tempfile.TemporaryDirectory() as tmp:
+        write_skill(Path(tmp), "echoes", "Echo.", servers={"f": {"url": url, "allowedTools": ["echo"]}})
+        with replica(Path(tmp), "--warm") as (_, gateway):
+            return {mode: anyio.run(http_era_pair, url, gateway, n, mode) for mode in ("auto", "legacy")}
 
 
 def main(n: int) -> dict[str, Any]:
