@@ -63,6 +63,8 @@ def open_audit(settings: Settings) -> AuditLog | None:
 
 async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAULT_PROFILE) -> None:
     """Serve one client on stdin/stdout until it closes them or SIGTERM/SIGINT arrives."""
+    from skillgate import call_lane
+    from skillgate.call_lane import CallLane
     from skillgate.server import SkillgateServer
     from skillgate.stdio_transport import serving_streams
 
@@ -85,7 +87,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
         stop = anyio.Event()
         if settings.reload.enabled:
             tg.start_soon(Reloader(gateway, [app.catalog_changed, _warm(gateway, settings)]).watch, stop)
-        async with serving_streams() as (read, write):
+        async with serving_streams(CallLane(app) if call_lane.enabled(os.environ) else None) as (read, write):
             await app.server.run(read, write, app.server.create_initialization_options())
         stop.set()
         tg.cancel_scope.cancel()

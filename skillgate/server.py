@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -57,6 +58,7 @@ from skillgate.startup import Entry, cached_fit_startup
 
 if TYPE_CHECKING:
     from skillgate.metrics import Metrics
+    from skillgate.upstream import ProgressFn
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,16 @@ def meta_tools(list_description: str) -> list[types.Tool]:
             output_schema={"type": "object"},
         ),
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a meta-tool call: the client's name and version and its audit session tag,
+    and where the call's progress goes (None: the client asked for none)."""
+
+    client: dict[str, Any]
+    session: str
+    progress: ProgressFn | None = None
 
 
 class SkillgateServer:
@@ -226,18 +238,34 @@ class SkillgateServer:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         self._remember(ctx)
-        arguments = params.arguments or {}
+
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            await ctx.session.report_progress(progress, total, message)
+
+        caller = Caller(_client(ctx), _session_tag(ctx, self._client_key(ctx), self.one_client), progress)
+        return await self.answer(caller, params.name, params.arguments or {}, ctx)
+
+    async def answer(
+        self,
+        caller: Caller,
+        tool: str,
+        arguments: dict[str, Any],
+        ctx: ServerRequestContext[Any] | None = None,
+    ) -> types.CallToolResult:
+        """One meta-tool call, from the SDK or from the stdio call lane (which passes no `ctx`
+        and only call_skill): the result, or a tool error naming the problem, and what the
+        request leaves behind (audit line, span outcome, metrics)."""
         started = time.perf_counter()
         outcome: Outcome = "ok"
         message: str | None = None
         returned: list[str] | None = None
         error: BaseException | None = None
-        span = tracing.request_span(params.name, arguments)
+        span = tracing.request_span(tool, arguments)
         try:
-            result = await self._dispatch(ctx, params.name, arguments)
+            result = await self._dispatch(caller, tool, arguments, ctx)
             if result.is_error:
                 outcome, message = "tool_error", _first_text(result)
-            elif params.name == "list_skills" and isinstance(result.structured_content, dict):
+            elif tool == "list_skills" and isinstance(result.structured_content, dict):
                 returned = [s["name"] for s in result.structured_content.get("skills", [])][:MAX_RESULTS]
             return result
         except anyio.get_cancelled_exc_class():
@@ -245,7 +273,7 @@ class SkillgateServer:
             raise
         except ValidationError as exc:
             error = exc
-            outcome, message = "tool_error", _describe_validation(params.name, exc)
+            outcome, message = "tool_error", _describe_validation(tool, exc)
             return _error(message)
         except SkillgateError as exc:
             error = exc
@@ -253,16 +281,16 @@ class SkillgateServer:
             return _error(message)
         except Exception as exc:  # the last line of defence: logged in full, reported without a traceback
             error = exc
-            logger.exception("internal error in %s", params.name)
+            logger.exception("internal error in %s", tool)
             outcome = "internal_error"
-            message = f"skillgate had an internal error in {params.name}; it is logged. Try again"
+            message = f"skillgate had an internal error in {tool}; it is logged. Try again"
             return _error(message)
         finally:
-            self._observe(ctx, params.name, arguments, outcome, message, started, returned, error, span)
+            self._observe(caller, tool, arguments, outcome, message, started, returned, error, span)
 
     def _observe(
         self,
-        ctx: ServerRequestContext[Any],
+        caller: Caller,
         tool: str,
         arguments: dict[str, Any],
         outcome: Outcome,
@@ -274,7 +302,7 @@ class SkillgateServer:
     ) -> None:
         """What one request leaves behind: its audit line, its span's outcome, its metrics."""
         if self.audit is not None:
-            self._record(ctx, tool, arguments, outcome, message, started, returned)
+            self._record(caller, tool, arguments, outcome, message, started, returned)
         tracing.set_outcome(span, outcome)
         if self.metrics is not None:
             from skillgate.metrics import error_kind
@@ -284,7 +312,7 @@ class SkillgateServer:
             self.metrics.observe(tool, arguments.get("name"), upstream, kind, time.perf_counter() - started)
 
     async def _dispatch(
-        self, ctx: ServerRequestContext[Any], tool: str, arguments: dict[str, Any]
+        self, caller: Caller, tool: str, arguments: dict[str, Any], ctx: ServerRequestContext[Any] | None
     ) -> types.CallToolResult:
         view = self.view
         if tool == "list_skills":
@@ -299,22 +327,18 @@ class SkillgateServer:
             if load.file is not None:
                 return _file_result(self.gateway.load_file(load.name, load.file, view))
             loaded = await self.gateway.load_skill(
-                load.name, load.variables, load.section, _client(ctx), view, load.max_tokens
+                load.name, load.variables, load.section, caller.client, view, load.max_tokens
             )
-            if self.dynamic:
+            if self.dynamic and ctx is not None:
                 await self._add_dynamic_tools(ctx, loaded)
             return _skill_result(loaded, load.section)
         if tool == "call_skill":
             call = CallSkillArgs.model_validate(arguments)
-
-            async def forward_progress(progress: float, total: float | None, message: str | None) -> None:
-                await ctx.session.report_progress(progress, total, message)
-
             result = await self.gateway.call_skill(
-                call.name, call.tool, call.arguments, forward_progress, view
+                call.name, call.tool, call.arguments, caller.progress, view
             )
             return _passthrough(result)
-        dynamic = self._loaded_tools.get(self._client_key(ctx), {}).get(tool)
+        dynamic = self._loaded_tools.get(self._client_key(ctx), {}).get(tool) if ctx is not None else None
         if dynamic is not None:
             skill, upstream_tool = dynamic[0], tool.split(DYNAMIC_SEPARATOR, 1)[1]
             return _passthrough(await self.gateway.call_skill(skill, upstream_tool, arguments, view=view))
@@ -368,7 +392,7 @@ class SkillgateServer:
 
     def _record(
         self,
-        ctx: ServerRequestContext[Any],
+        caller: Caller,
         method: str,
         arguments: dict[str, Any],
         outcome: Outcome,
@@ -380,14 +404,13 @@ class SkillgateServer:
         skill = arguments.get("name") if method in ("load_skill", "call_skill") else None
         tool = arguments.get("tool") if method == "call_skill" else None
         query = arguments.get("query") if method == "list_skills" else None
-        session = _session_tag(ctx, self._client_key(ctx), self.one_client)
         self.audit.record(
             AuditEvent(
                 time=audit_now(),
                 profile=self.profile,
-                client=_client(ctx),
+                client=caller.client,
                 method=method,
-                session=session,
+                session=caller.session,
                 skill=skill if isinstance(skill, str) else None,
                 tool=tool if isinstance(tool, str) else None,
                 query=scrub(query) if isinstance(query, str) and query.strip() else None,
@@ -444,7 +467,10 @@ def _session_tag(ctx: ServerRequestContext[Any], key: int, one_client: bool) -> 
     """A short tag grouping one agent's calls in the audit log: its connection, or — in the
     sessionless 2026 era over HTTP, where every request stands alone — its client name and version."""
     modern = ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS
-    basis = repr(sorted(_client(ctx).items())) if modern and not one_client else str(key)
+    return session_tag(repr(sorted(_client(ctx).items())) if modern and not one_client else str(key))
+
+
+def session_tag(basis: str) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()[:8]
 
 

@@ -15,12 +15,15 @@ import os
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
+
+if TYPE_CHECKING:
+    from skillgate.call_lane import CallLane
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
@@ -34,8 +37,9 @@ def _pipe_like(fd: int) -> bool:
 
 
 @asynccontextmanager
-async def serving_streams() -> AsyncIterator[tuple[Any, Any]]:
-    """(read stream, write stream) of SessionMessages over stdin/stdout."""
+async def serving_streams(lane: CallLane | None = None) -> AsyncIterator[tuple[Any, Any]]:
+    """(read stream, write stream) of SessionMessages over stdin/stdout; the requests `lane`
+    takes are answered by it instead (pipes only)."""
     if not (_pipe_like(0) and _pipe_like(1)):
         async with stdio_server() as streams:
             yield streams
@@ -58,7 +62,11 @@ async def serving_streams() -> AsyncIterator[tuple[Any, Any]]:
     to_server, from_client = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     to_client, from_server = anyio.create_memory_object_stream[SessionMessage](0)
 
-    async def read() -> None:
+    async def send_line(data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    async def read(tg: anyio.abc.TaskGroup) -> None:
         async with to_server:
             while True:
                 try:
@@ -68,6 +76,12 @@ async def serving_streams() -> AsyncIterator[tuple[Any, Any]]:
                     continue
                 if not line:
                     return
+                if lane is not None:
+                    if lane.consumed(line):
+                        continue
+                    if (request := lane.take(line)) is not None:
+                        tg.start_soon(lane.answer, request, send_line)
+                        continue
                 try:
                     message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
                 except Exception as exc:  # the session answers a parse error
@@ -78,17 +92,19 @@ async def serving_streams() -> AsyncIterator[tuple[Any, Any]]:
     async def write() -> None:
         async with from_server:
             async for session_message in from_server:
+                if lane is not None:
+                    lane.sent(session_message.message)
                 data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                writer.write(data.encode() + b"\n")
-                await writer.drain()
+                await send_line(data.encode() + b"\n")
 
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(read)
+        async with anyio.create_task_group() as tg, anyio.create_task_group() as calls:
+            tg.start_soon(read, calls)
             tg.start_soon(write)
             try:
                 yield from_client, to_client
             finally:
+                calls.cancel_scope.cancel()
                 tg.cancel_scope.cancel()
     finally:
         read_transport.close()

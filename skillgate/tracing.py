@@ -56,6 +56,10 @@ def configure(enabled: bool, endpoint: str | None, arguments: bool, environ: Map
     return True
 
 
+def active() -> bool:
+    return _tracer is not None
+
+
 def shutdown() -> None:
     """Send the spans still queued (at exit)."""
     if _tracer is not None:

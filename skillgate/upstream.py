@@ -17,25 +17,26 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from enum import StrEnum
 from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
-from mcp import Client, MCPError, StdioServerParameters, stdio_client
+from mcp import Client, MCPError
 from mcp.client._transport import Transport, TransportStreams
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp.shared.dispatcher import ProgressFnT
+from mcp.shared.dispatcher import CallOptions, ProgressFnT
 from mcp.shared.message import SessionMessage
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from skillgate import tracing
 from skillgate.binding import ServerBinding, expand, secret_values
 from skillgate.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailable
+from skillgate.stdio_upstream import StdioPipe, stdio_pipe
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Upstream:
         self._secrets = secret_values(binding, environ)
         self._tools_changed = anyio.Event()
         self._junk = _JunkLines()
+        self._pipe: StdioPipe | None = None  # a stdio server's direct lane, while connected
 
     @property
     def name(self) -> str:
@@ -114,13 +116,30 @@ class Upstream:
         client = await self._wait_ready(seconds)
         try:
             with tracing.upstream_span(self.name, tool):
-                result = await client.call_tool(
-                    tool,
-                    dict(arguments),
-                    read_timeout_seconds=seconds,
-                    progress_callback=self._masked(progress),
+                raw = await _send_call(
+                    client, self._pipe, tool, dict(arguments), seconds, self._masked(progress)
                 )
-            return self._redact_result(result)
+                if raw is None:  # a result only the SDK's own call loop finishes
+                    result = await client.call_tool(
+                        tool,
+                        dict(arguments),
+                        read_timeout_seconds=seconds,
+                        progress_callback=self._masked(progress),
+                    )
+                    return self._redact_result(result)
+            if self._secrets and any(
+                secret in json.dumps(raw, ensure_ascii=False) for secret in self._secrets
+            ):
+                raw = _map_strings(raw, self.redact)
+            result = types.CallToolResult.model_validate(raw, by_name=False)
+            if not result.is_error:
+                await client.session.validate_tool_result(tool, result)
+            return result
+        except ValidationError as exc:
+            raise UpstreamUnavailable(
+                f"server {self.name!r} answered {tool!r} with a malformed result: "
+                f"{self.redact(str(exc))[:500]}"
+            ) from None
         except MCPError as exc:
             if exc.code == types.REQUEST_TIMEOUT:
                 raise UpstreamTimeout(
@@ -246,7 +265,7 @@ class Upstream:
             attempt.deadline = anyio.current_time() + self.start_timeout
             try:
                 async with AsyncExitStack() as stack:
-                    transport = _watched(await self._transport(stack), self._mark_down)
+                    transport = await self._transport(stack)
                     client = await stack.enter_async_context(
                         Client(transport, message_handler=self._on_message)
                     )
@@ -316,6 +335,7 @@ class Upstream:
             self._junk.note(self.name)
 
     async def _transport(self, stack: AsyncExitStack) -> Transport:
+        """The connection's streams for the SDK session; `_mark_down` is called when it ends."""
         entry, name = self.binding.entry, self.name
         kind = self.binding.kind
         if kind == "stdio":
@@ -327,20 +347,28 @@ class Upstream:
                 )
             errlog = stack.enter_context(_StderrRelay(self.name, self.redact))
             command = _find_command(expand(entry.command, self._environ, name))
-            params = StdioServerParameters(
-                command=command,
-                args=[expand(a, self._environ, name) for a in entry.args],
-                env={k: expand(v, self._environ, name) for k, v in entry.env.items()},
-                cwd=cwd,
-            )
-            return stdio_client(params, errlog=errlog.writer)
+            args = [expand(a, self._environ, name) for a in entry.args]
+            env = {k: expand(v, self._environ, name) for k, v in entry.env.items()}
+            return self._piped(stdio_pipe(command, args, env, cwd, errlog.writer, self._mark_down))
         assert entry.url is not None
         url = expand(entry.url, self._environ, name)
         headers = {k: expand(v, self._environ, name) for k, v in entry.headers.items()}
         if kind == "sse":
-            return sse_client(url, headers=headers)
+            return _watched(sse_client(url, headers=headers), self._mark_down)
         http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
-        return streamable_http_client(url, http_client=http)
+        return _watched(streamable_http_client(url, http_client=http), self._mark_down)
+
+    @asynccontextmanager
+    async def _piped(
+        self, started: AbstractAsyncContextManager[tuple[StdioPipe, TransportStreams]]
+    ) -> AsyncIterator[TransportStreams]:
+        """A stdio server's streams, its pipe kept for `call` while the connection lives."""
+        async with started as (pipe, streams):
+            self._pipe = pipe
+            try:
+                yield streams
+            finally:
+                self._pipe = None
 
 
 @asynccontextmanager
@@ -429,6 +457,41 @@ class _QuietParseErrors(logging.Filter):
 
 
 logging.getLogger("mcp.client.stdio").addFilter(_QuietParseErrors())
+
+
+async def _send_call(
+    client: Client,
+    pipe: StdioPipe | None,
+    tool: str,
+    arguments: dict[str, Any],
+    timeout: float,
+    progress: ProgressFn | None,
+) -> dict[str, Any] | None:
+    """tools/call without the SDK's request and result models: the raw result, or None when it
+    asks for more than a result (input rounds, a stale tool listing), which the SDK's
+    `call_tool` then handles from the start.
+
+    Over stdio the request goes straight down the pipe; otherwise through the session's
+    dispatcher. Both keep what a call needs: the era's `_meta` (and headers) from the
+    session's stamp, the timeout, progress by token and cancellation; timeouts and errors
+    raise `MCPError` as `call_tool` does."""
+    session = client.session
+    params: dict[str, Any] = {"name": tool, "arguments": arguments}
+    try:
+        if pipe is not None:
+            raw = await pipe.request("tools/call", params, session._stamp, timeout=timeout, progress=progress)
+        else:
+            data: dict[str, Any] = {"method": "tools/call", "params": params}
+            opts: CallOptions = {"timeout": timeout}
+            if progress is not None:
+                opts["on_progress"] = progress
+            session._stamp(data, opts)  # the era's envelope and headers, as on every SDK request
+            raw = await session._dispatcher.send_raw_request("tools/call", data["params"], opts)
+    except MCPError as exc:
+        if exc.code == types.HEADER_MISMATCH:
+            return None
+        raise
+    return None if raw.get("resultType", "complete") != "complete" else raw
 
 
 async def _list_all_tools(client: Client, refresh: bool = False) -> list[types.Tool]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
+import mcp_types as types
 import pytest
 
 from skillgate.catalog import Catalog
+from skillgate.stdio_upstream import StdioPipe, _Waiter
 from tests.conftest import faulty_server, gateway_client, text_of, write_skill
 
 pytestmark = pytest.mark.anyio
@@ -23,10 +27,14 @@ def call(name: str, tool: str, **arguments: Any) -> dict[str, Any]:
 @pytest.fixture
 def catalog(tmp_path: Path) -> Path:
     shared = tmp_path / "mcp.json"
-    shared.write_text('{"mcpServers": {"faulty": ' + __import__("json").dumps(faulty_server()) + "}}")
+    shared.write_text('{"mcpServers": {"faulty": ' + json.dumps(faulty_server()) + "}}")
     write_skill(tmp_path, "echo-only", servers={"faulty": {"allowedTools": ["echo", "pid"]}})
     write_skill(tmp_path, "slow", servers={"faulty": {"allowedTools": ["hang", "wait_for_cancel", "pid"]}})
-    write_skill(tmp_path, "impatient", servers={"f2": faulty_server(timeout=0.5, allowedTools=["hang"])})
+    write_skill(
+        tmp_path,
+        "impatient",
+        servers={"f2": faulty_server(timeout=0.5, allowedTools=["hang", "wait_for_cancel", "echo"])},
+    )
     write_skill(tmp_path, "missing", servers={"gone": {"command": "/nonexistent/mcp-server"}})
     return tmp_path
 
@@ -92,6 +100,27 @@ async def test_a_hung_upstream_times_out_and_the_gateway_keeps_answering(catalog
             assert not listed.is_error and text_of(echoed) == "still here"
         assert results["hung"].is_error
         assert "did not answer within 0.5 s" in text_of(results["hung"])
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_call_that_times_out_is_cancelled_upstream_and_the_connection_stays_good(
+    catalog: Path, tmp_path: Path, mode: str
+) -> None:
+    marker = tmp_path / "cancelled.txt"
+    async with gateway_client(catalog, mode) as (client, pool):
+        (binding,) = Catalog.load(catalog).skills["impatient"].bindings
+        await pool.get(binding).tools()
+        timed_out = await client.call_tool(
+            "call_skill", call("impatient", "wait_for_cancel", marker=str(marker))
+        )
+        assert timed_out.is_error and "did not answer within 0.5 s" in text_of(timed_out)
+        with anyio.fail_after(10):
+            while not marker.exists():
+                await anyio.sleep(0.05)
+        assert marker.read_text() == "cancelled"  # the upstream heard the cancellation, in either era
+        ok = await client.call_tool("call_skill", call("impatient", "echo", text="next"))
+        assert text_of(ok) == "next"
+        assert pool.get(binding).restarts == 0
 
 
 async def test_a_server_that_cannot_start_fails_fast_with_a_clear_error(catalog: Path) -> None:
@@ -186,3 +215,33 @@ async def test_expanded_secrets_never_appear_in_errors(
         assert "***" in text_of(failed)
         unset = await client.call_tool("call_skill", call("u", "t"))
         assert "SKILLGATE_TEST_UNSET_VAR is not set" in text_of(unset)
+
+
+async def test_the_pipe_routes_its_own_answers_and_leaves_the_rest_to_the_session() -> None:
+    """Answers to `sg-N` requests (even late ones, after a timeout) and progress for their tokens
+    never reach the SDK session; everything else does."""
+    process = await anyio.open_process([sys.executable, "-c", "import sys; sys.stdin.read()"])
+    async with process, anyio.create_task_group() as tg:
+        pipe = StdioPipe(process)
+        waiter = pipe._waiters["sg-1"] = _Waiter()
+
+        def line(message: dict[str, Any]) -> bytes:
+            return json.dumps(message).encode()
+
+        assert pipe._take(line({"jsonrpc": "2.0", "id": "sg-1", "result": {"content": []}}), tg)
+        assert waiter.done.is_set() and waiter.result == {"content": []}
+        assert pipe._take(line({"jsonrpc": "2.0", "id": "sg-9", "result": {}}), tg)  # late: dropped
+        assert pipe._take(line({"jsonrpc": "2.0", "id": "sg-1", "error": "garbage"}), tg)
+        assert waiter.error is not None and waiter.error.code == types.INTERNAL_ERROR
+        for theirs in (
+            {"jsonrpc": "2.0", "id": 3, "result": {}},
+            {"jsonrpc": "2.0", "id": "sg-1", "method": "sampling/createMessage", "params": {}},
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/progress",
+                "params": {"progressToken": 4, "progress": 1},
+            },
+        ):
+            assert not pipe._take(line(theirs), tg), theirs
+        assert not pipe._take(b"not json", tg)
+        process.terminate()

@@ -1,0 +1,212 @@
+"""The stdio call lane: call_skill requests answered straight from the wire.
+
+Over stdio, a call_skill request is read and answered here instead of going through the MCP
+SDK's request cycle (message models, dispatcher tasks and streams, middleware, request
+context), which costs more per call than skillgate's own work. What a call guarantees stays,
+because the lane calls the same `SkillgateServer.answer` as the SDK path: allowlist, lock and
+drift check, argument schema check, secret masking, audit line and metrics. The result is
+shaped by the SDK's own per-version serialiser (`serialize_server_result`) and, in the 2026
+era, stamped with skillgate's `serverInfo`, as the SDK does. Progress goes to the client as
+`notifications/progress` for the request's token; a `notifications/cancelled` for the request
+cancels it (the upstream call too) and no answer is sent.
+
+The lane takes only what it can answer exactly as the SDK would: a `tools/call` of call_skill
+with a string or integer id and object arguments, after a completed handshake (handshake era)
+or carrying the 2026 era's `_meta` envelope. Everything else goes to the SDK, and so does
+everything while tracing is on (the SDK makes the request spans). `SKILLGATE_CALL_LANE=off`
+in the environment turns the lane off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import mcp_types as types
+from mcp_types import methods
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from skillgate import tracing
+
+if TYPE_CHECKING:
+    from skillgate.server import SkillgateServer
+    from skillgate.upstream import ProgressFn
+
+logger = logging.getLogger(__name__)
+
+Send = Callable[[bytes], Awaitable[None]]
+
+PROTOCOL_VERSION = types.PROTOCOL_VERSION_META_KEY
+CLIENT_INFO = types.CLIENT_INFO_META_KEY
+CLIENT_CAPABILITIES = types.CLIENT_CAPABILITIES_META_KEY
+SERVER_INFO = types.SERVER_INFO_META_KEY
+
+
+def enabled(environ: Mapping[str, str]) -> bool:
+    return environ.get("SKILLGATE_CALL_LANE", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+class CallLane:
+    """What the lane learns from the wire (the handshake) and the calls it has in flight."""
+
+    def __init__(self, app: SkillgateServer) -> None:
+        self.app = app
+        self._initialize_id: Any = None
+        self._handshake_client: dict[str, Any] = {"name": None, "version": None}
+        self._negotiated: str | None = None  # handshake era: the version the server answered
+        self._initialized = False
+        self._in_flight: dict[str | int, anyio.CancelScope] = {}
+        self._used = False
+
+    # -- reading ----------------------------------------------------------------
+
+    def take(self, line: bytes) -> dict[str, Any] | None:
+        """The request on this line if the lane answers it; None hands the line to the SDK."""
+        if b"call_skill" not in line:
+            if b"notifications/" in line or b"initialize" in line:
+                self._watch(line)
+            return None
+        if tracing.active():
+            return None
+        message = _object(line)
+        if message is None or message.get("method") != "tools/call" or message.get("jsonrpc") != "2.0":
+            return None
+        request_id, params = message.get("id"), message.get("params")
+        if (
+            isinstance(request_id, bool)
+            or not isinstance(request_id, str | int)
+            or not isinstance(params, dict)
+        ):
+            return None
+        if params.get("name") != "call_skill" or not isinstance(params.get("arguments", {}), dict):
+            return None
+        if request_id in self._in_flight:
+            return None  # a duplicate id: the SDK's rules answer it
+        meta = params.get("_meta")
+        if meta is not None and not isinstance(meta, dict):
+            return None
+        if self._era(meta or {}) is None:
+            return None
+        return message
+
+    def consumed(self, line: bytes) -> bool:
+        """True when the line is a cancellation of a call the lane holds: cancelled, not forwarded."""
+        if not self._in_flight or b"notifications/cancelled" not in line:
+            return False
+        message = _object(line)
+        params = message.get("params") if message is not None else None
+        if not isinstance(params, dict):
+            return False
+        scope = self._in_flight.get(params.get("requestId"))  # type: ignore[arg-type]
+        if scope is None:
+            return False
+        scope.cancel()
+        return True
+
+    def _watch(self, line: bytes) -> None:
+        """The handshake: the client's identity from `initialize`, then `notifications/initialized`."""
+        message = _object(line)
+        if message is None:
+            return
+        method = message.get("method")
+        if method == "initialize" and "id" in message:
+            self._initialize_id = message["id"]
+            params = message.get("params")
+            info = params.get("clientInfo") if isinstance(params, dict) else None
+            self._handshake_client = _client(info)
+        elif method == "notifications/initialized":
+            self._initialized = True
+
+    def sent(self, message: types.JSONRPCMessage) -> None:
+        """An outgoing SDK message: the `initialize` answer tells the negotiated version."""
+        if self._initialize_id is None or not isinstance(message, types.JSONRPCResponse):
+            return
+        if message.id == self._initialize_id and isinstance(message.result, dict):
+            version = message.result.get("protocolVersion")
+            self._negotiated = version if isinstance(version, str) else None
+
+    def _era(self, meta: Mapping[str, Any]) -> str | None:
+        version = meta.get(PROTOCOL_VERSION)
+        if version is not None:
+            modern = version in MODERN_PROTOCOL_VERSIONS and isinstance(meta.get(CLIENT_CAPABILITIES), dict)
+            return version if modern else None
+        return self._negotiated if self._initialized else None
+
+    # -- answering ----------------------------------------------------------------
+
+    async def answer(self, request: dict[str, Any], send: Send) -> None:
+        """Answer one taken request (run as its own task)."""
+        from skillgate.server import Caller, session_tag
+
+        if not self._used:
+            self._used = True
+            logger.debug(
+                "call_skill answered on the stdio call lane (SKILLGATE_CALL_LANE=off leaves it to the SDK)"
+            )
+        request_id: str | int = request["id"]
+        params: dict[str, Any] = request["params"]
+        meta: dict[str, Any] = params.get("_meta") or {}
+        version = self._era(meta)
+        assert version is not None
+        modern = version in MODERN_PROTOCOL_VERSIONS
+        client = _client(meta.get(CLIENT_INFO)) if modern else self._handshake_client
+        token = meta.get("progressToken")
+        progress = (
+            _progress(token, send) if isinstance(token, str | int) and not isinstance(token, bool) else None
+        )
+        caller = Caller(client, session_tag("0"), progress)
+        with anyio.CancelScope() as scope:
+            self._in_flight[request_id] = scope
+            try:
+                result = await self.app.answer(caller, "call_skill", params.get("arguments") or {})
+            finally:
+                del self._in_flight[request_id]
+        if scope.cancel_called:
+            return  # a cancelled request gets no answer
+        shaped = methods.serialize_server_result(
+            "tools/call", version, result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        )
+        if modern:
+            shaped.setdefault("resultType", "complete")
+            own = shaped.get("_meta")
+            stamp = {SERVER_INFO: self.app.server.server_info_stamp}
+            shaped["_meta"] = {**own, **stamp} if isinstance(own, dict) else stamp
+        await send(_line({"jsonrpc": "2.0", "id": request_id, "result": shaped}))
+
+
+def _progress(token: str | int, send: Send) -> ProgressFn:
+    async def report(progress: float, total: float | None, message: str | None) -> None:
+        params: dict[str, Any] = {"progressToken": token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        await send(_line({"jsonrpc": "2.0", "method": "notifications/progress", "params": params}))
+
+    return report
+
+
+def _object(line: bytes) -> dict[str, Any] | None:
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def _client(info: Any) -> dict[str, Any]:
+    """The client's name and version as the audit log records them."""
+    if not isinstance(info, dict):
+        return {"name": None, "version": None}
+    name, version = info.get("name"), info.get("version")
+    return {
+        "name": name if isinstance(name, str) else None,
+        "version": version if isinstance(version, str) else None,
+    }
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
