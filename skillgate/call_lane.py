@@ -32,7 +32,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from skillgate import tracing
 
 if TYPE_CHECKING:
-    from skillgate.server import SkillgateServer
+    from skillgate.server import Caller, SkillgateServer
     from skillgate.upstream import ProgressFn
 
 logger = logging.getLogger(__name__)
@@ -71,26 +71,12 @@ class CallLane:
             return None
         if tracing.active():
             return None
-        message = _object(line)
-        if message is None or message.get("method") != "tools/call" or message.get("jsonrpc") != "2.0":
+        request = call_request(_object(line))
+        if request is None or request["id"] in self._in_flight:  # a duplicate id: the SDK's rules answer it
             return None
-        request_id, params = message.get("id"), message.get("params")
-        if (
-            isinstance(request_id, bool)
-            or not isinstance(request_id, str | int)
-            or not isinstance(params, dict)
-        ):
+        if self._era(request["params"].get("_meta") or {}) is None:
             return None
-        if params.get("name") != "call_skill" or not isinstance(params.get("arguments", {}), dict):
-            return None
-        if request_id in self._in_flight:
-            return None  # a duplicate id: the SDK's rules answer it
-        meta = params.get("_meta")
-        if meta is not None and not isinstance(meta, dict):
-            return None
-        if self._era(meta or {}) is None:
-            return None
-        return message
+        return request
 
     def consumed(self, line: bytes) -> bool:
         """True when the line is a cancellation of a call the lane holds: cancelled, not forwarded."""
@@ -116,7 +102,7 @@ class CallLane:
             self._initialize_id = message["id"]
             params = message.get("params")
             info = params.get("clientInfo") if isinstance(params, dict) else None
-            self._handshake_client = _client(info)
+            self._handshake_client = client_of(info)
         elif method == "notifications/initialized":
             self._initialized = True
 
@@ -152,7 +138,7 @@ class CallLane:
         version = self._era(meta)
         assert version is not None
         modern = version in MODERN_PROTOCOL_VERSIONS
-        client = _client(meta.get(CLIENT_INFO)) if modern else self._handshake_client
+        client = client_of(meta.get(CLIENT_INFO)) if modern else self._handshake_client
         token = meta.get("progressToken")
         progress = (
             _progress(token, send) if isinstance(token, str | int) and not isinstance(token, bool) else None
@@ -161,20 +147,53 @@ class CallLane:
         with anyio.CancelScope() as scope:
             self._in_flight[request_id] = scope
             try:
-                result = await self.app.answer(caller, "call_skill", params.get("arguments") or {})
+                answer = await respond(self.app, request_id, params, version, caller)
             finally:
                 del self._in_flight[request_id]
-        if scope.cancel_called:
-            return  # a cancelled request gets no answer
-        shaped = methods.serialize_server_result(
-            "tools/call", version, result.model_dump(by_alias=True, mode="json", exclude_none=True)
-        )
-        if modern:
-            shaped.setdefault("resultType", "complete")
-            own = shaped.get("_meta")
-            stamp = {SERVER_INFO: self.app.server.server_info_stamp}
-            shaped["_meta"] = {**own, **stamp} if isinstance(own, dict) else stamp
-        await send(_line({"jsonrpc": "2.0", "id": request_id, "result": shaped}))
+        if not scope.cancel_called:  # a cancelled request gets no answer
+            await send(answer)
+
+
+async def respond(
+    app: SkillgateServer,
+    request_id: str | int,
+    params: dict[str, Any],
+    version: str,
+    caller: Caller,
+    *,
+    ascii: bool = False,
+) -> bytes:
+    """The JSON-RPC answer to a call_skill request, as the SDK would shape it for `version`
+    (`ascii`: escaped as the SDK's HTTP answers are; its stdio lines are UTF-8)."""
+    result = await app.answer(caller, "call_skill", params.get("arguments") or {})
+    shaped = methods.serialize_server_result(
+        "tools/call", version, result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    )
+    if version in MODERN_PROTOCOL_VERSIONS:
+        shaped.setdefault("resultType", "complete")
+        own = shaped.get("_meta")
+        stamp = {SERVER_INFO: app.server.server_info_stamp}
+        shaped["_meta"] = {**own, **stamp} if isinstance(own, dict) else stamp
+    return _line({"jsonrpc": "2.0", "id": request_id, "result": shaped}, ascii)
+
+
+def call_request(message: Any) -> dict[str, Any] | None:
+    """`message` if it is a call_skill request the lane can answer as the SDK would: JSON-RPC 2.0,
+    a string or integer id, object params, arguments and `_meta`; else None."""
+    if (
+        not isinstance(message, dict)
+        or message.get("method") != "tools/call"
+        or message.get("jsonrpc") != "2.0"
+    ):
+        return None
+    request_id, params = message.get("id"), message.get("params")
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int) or not isinstance(params, dict):
+        return None
+    if params.get("name") != "call_skill" or not isinstance(params.get("arguments", {}), dict):
+        return None
+    if not isinstance(params.get("_meta", {}), dict):
+        return None
+    return message
 
 
 def _progress(token: str | int, send: Send) -> ProgressFn:
@@ -197,7 +216,7 @@ def _object(line: bytes) -> dict[str, Any] | None:
     return message if isinstance(message, dict) else None
 
 
-def _client(info: Any) -> dict[str, Any]:
+def client_of(info: Any) -> dict[str, Any]:
     """The client's name and version as the audit log records them."""
     if not isinstance(info, dict):
         return {"name": None, "version": None}
@@ -208,5 +227,5 @@ def _client(info: Any) -> dict[str, Any]:
     }
 
 
-def _line(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+def _line(message: dict[str, Any], ascii: bool = False) -> bytes:
+    return json.dumps(message, ensure_ascii=ascii, separators=(",", ":")).encode() + b"\n"

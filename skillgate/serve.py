@@ -135,6 +135,7 @@ def http_tokens(settings: Settings, environ: Mapping[str, str]) -> Tokens:
 
 async def serve_http(catalog: Catalog, settings: Settings) -> None:
     """Serve streamable HTTP at /mcp and /mcp/<profile> until SIGINT/SIGTERM."""
+    from skillgate import call_lane
     from skillgate.http_app import build_app
     from skillgate.server import SkillgateServer
 
@@ -187,6 +188,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
             extra_hosts=settings.allowed_hosts,
             lifespan=lifespan,
             metrics=metrics if settings.metrics.port is None else None,
+            lane=call_lane.enabled(os.environ),
         )
         headers = {"headers": {"Authorization": "Bearer <token>"}} if tokens.enabled else {}
 

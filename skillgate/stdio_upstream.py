@@ -30,16 +30,16 @@ import mcp_types as types
 from mcp import MCPError
 from mcp.client.stdio import get_default_environment
 from mcp.os.posix.utilities import terminate_posix_process_tree
-from mcp.shared.dispatcher import CallOptions, ProgressFnT
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.message import SessionMessage
 
+from skillgate.jsonrpc import Stamp, error_of, is_lane_id, lane_id, progress_of
 from skillgate.limits import UPSTREAM_LINE_BYTES
 
 logger = logging.getLogger(__name__)
 
 EXIT_GRACE = 2.0  # seconds for the server to exit once its stdin is closed
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
-Stamp = Callable[[dict[str, Any], CallOptions], None]
 
 
 @dataclass
@@ -56,7 +56,6 @@ class StdioPipe:
     def __init__(self, process: anyio.abc.Process) -> None:
         self._process = process
         self._waiters: dict[str, _Waiter] = {}
-        self._count = 0
         self._writing = anyio.Lock()
         self._closed = False
 
@@ -75,8 +74,7 @@ class StdioPipe:
         CONNECTION_CLOSED when the server goes away."""
         if self._closed:
             raise MCPError(types.CONNECTION_CLOSED, "Connection closed")
-        self._count += 1
-        request_id = f"sg-{self._count}"
+        request_id = lane_id()
         data: dict[str, Any] = {"method": method, "params": params}
         stamp(data, {})
         if progress is not None:
@@ -131,13 +129,13 @@ class StdioPipe:
         if not isinstance(message, dict):
             return False
         request_id = message.get("id")
-        if isinstance(request_id, str) and request_id.startswith("sg-") and "method" not in message:
+        if is_lane_id(request_id) and "method" not in message:
             waiter = self._waiters.get(request_id)
             if waiter is not None:  # else: it came after a timeout or a cancellation
                 if isinstance(message.get("result"), dict):
                     waiter.result = message["result"]
                 else:
-                    waiter.error = _error_of(message.get("error"))
+                    waiter.error = error_of(message.get("error"))
                 waiter.done.set()
             return True
         params = message.get("params")
@@ -145,15 +143,8 @@ class StdioPipe:
             waiter = self._waiters.get(params.get("progressToken"))  # type: ignore[arg-type]
             if waiter is None:
                 return False
-            if waiter.progress is not None and isinstance(params.get("progress"), int | float):
-                total, text = params.get("total"), params.get("message")
-                tg.start_soon(
-                    _report,
-                    waiter.progress,
-                    float(params["progress"]),
-                    float(total) if isinstance(total, int | float) else None,
-                    text if isinstance(text, str) else None,
-                )
+            if waiter.progress is not None and (reported := progress_of(params)) is not None:
+                tg.start_soon(_report, waiter.progress, *reported)
             return True
         return False
 
@@ -257,11 +248,3 @@ async def _report(progress: ProgressFnT, value: float, total: float | None, mess
         await progress(value, total, message)
     except Exception:  # a failing callback must not end the connection
         logger.exception("progress callback failed")
-
-
-def _error_of(error: Any) -> types.ErrorData:
-    """The error of an answer; a malformed one becomes an internal error naming what came."""
-    try:
-        return types.ErrorData.model_validate(error)
-    except ValueError:
-        return types.ErrorData(code=types.INTERNAL_ERROR, message=f"malformed answer: {str(error)[:200]}")

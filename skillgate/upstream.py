@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import anyio
+import httpx2
 import mcp_types as types
 from mcp import Client, MCPError
 from mcp.client._transport import Transport, TransportStreams
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 from skillgate import tracing
 from skillgate.binding import ServerBinding, expand, secret_values
 from skillgate.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailable
+from skillgate.http_upstream import post_call
 from skillgate.stdio_upstream import StdioPipe, stdio_pipe
 
 logger = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class Upstream:
         self._tools_changed = anyio.Event()
         self._junk = _JunkLines()
         self._pipe: StdioPipe | None = None  # a stdio server's direct lane, while connected
+        self._http: tuple[httpx2.AsyncClient, str] | None = None  # a streamable-HTTP server's client and URL
 
     @property
     def name(self) -> str:
@@ -116,9 +119,7 @@ class Upstream:
         client = await self._wait_ready(seconds)
         try:
             with tracing.upstream_span(self.name, tool):
-                raw = await _send_call(
-                    client, self._pipe, tool, dict(arguments), seconds, self._masked(progress)
-                )
+                raw = await self._send_call(client, tool, dict(arguments), seconds, self._masked(progress))
                 if raw is None:  # a result only the SDK's own call loop finishes
                     result = await client.call_tool(
                         tool,
@@ -159,6 +160,45 @@ class Upstream:
             raise UpstreamUnavailable(
                 f"server {self.name!r} answered {tool!r} wrongly: {self.redact(str(exc))}"
             ) from None
+
+    async def _send_call(
+        self,
+        client: Client,
+        tool: str,
+        arguments: dict[str, Any],
+        timeout: float,
+        progress: ProgressFn | None,
+    ) -> dict[str, Any] | None:
+        """tools/call without the SDK's request and result models: the raw result, or None when it
+        asks for more than a result (input rounds, a stale tool listing), which the SDK's
+        `call_tool` then handles from the start.
+
+        Over stdio the request goes straight down the pipe; to a 2026-era HTTP server as one
+        plain POST; otherwise through the session's dispatcher. Each keeps what a call needs:
+        the era's `_meta` (and headers) from the session's stamp, the timeout, progress by token
+        and cancellation; timeouts and errors raise `MCPError` as `call_tool` does."""
+        session = client.session
+        params: dict[str, Any] = {"name": tool, "arguments": arguments}
+        try:
+            if self._pipe is not None:
+                raw = await self._pipe.request(
+                    "tools/call", params, session._stamp, timeout=timeout, progress=progress
+                )
+            elif self._http is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                http, url = self._http
+                raw = await post_call(http, url, params, session._stamp, timeout=timeout, progress=progress)
+            else:
+                data: dict[str, Any] = {"method": "tools/call", "params": params}
+                opts: CallOptions = {"timeout": timeout}
+                if progress is not None:
+                    opts["on_progress"] = progress
+                session._stamp(data, opts)  # the era's envelope and headers, as on every SDK request
+                raw = await session._dispatcher.send_raw_request("tools/call", data["params"], opts)
+        except MCPError as exc:
+            if exc.code == types.HEADER_MISMATCH:
+                return None
+            raise
+        return None if raw.get("resultType", "complete") != "complete" else raw
 
     def _redact_result(self, result: types.CallToolResult) -> types.CallToolResult:
         """The result unchanged, unless a value from `${VAR}` expansion appears in it: that is masked."""
@@ -289,6 +329,7 @@ class Upstream:
                 logger.warning("upstream %s failed: %s", self.name, self.last_error)
             finally:
                 self._client = None
+                self._http = None
         if attempt.cancelled_caught:
             self.last_error = f"it did not answer within {self.start_timeout:g} s"
         return became_ready
@@ -356,6 +397,7 @@ class Upstream:
         if kind == "sse":
             return _watched(sse_client(url, headers=headers), self._mark_down)
         http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
+        self._http = (http, url)
         return _watched(streamable_http_client(url, http_client=http), self._mark_down)
 
     @asynccontextmanager
@@ -457,41 +499,6 @@ class _QuietParseErrors(logging.Filter):
 
 
 logging.getLogger("mcp.client.stdio").addFilter(_QuietParseErrors())
-
-
-async def _send_call(
-    client: Client,
-    pipe: StdioPipe | None,
-    tool: str,
-    arguments: dict[str, Any],
-    timeout: float,
-    progress: ProgressFn | None,
-) -> dict[str, Any] | None:
-    """tools/call without the SDK's request and result models: the raw result, or None when it
-    asks for more than a result (input rounds, a stale tool listing), which the SDK's
-    `call_tool` then handles from the start.
-
-    Over stdio the request goes straight down the pipe; otherwise through the session's
-    dispatcher. Both keep what a call needs: the era's `_meta` (and headers) from the
-    session's stamp, the timeout, progress by token and cancellation; timeouts and errors
-    raise `MCPError` as `call_tool` does."""
-    session = client.session
-    params: dict[str, Any] = {"name": tool, "arguments": arguments}
-    try:
-        if pipe is not None:
-            raw = await pipe.request("tools/call", params, session._stamp, timeout=timeout, progress=progress)
-        else:
-            data: dict[str, Any] = {"method": "tools/call", "params": params}
-            opts: CallOptions = {"timeout": timeout}
-            if progress is not None:
-                opts["on_progress"] = progress
-            session._stamp(data, opts)  # the era's envelope and headers, as on every SDK request
-            raw = await session._dispatcher.send_raw_request("tools/call", data["params"], opts)
-    except MCPError as exc:
-        if exc.code == types.HEADER_MISMATCH:
-            return None
-        raise
-    return None if raw.get("resultType", "complete") != "complete" else raw
 
 
 async def _list_all_tools(client: Client, refresh: bool = False) -> list[types.Tool]:

@@ -91,6 +91,12 @@ def traceparent(ctx: Context) -> str:
 
 
 @server.tool()
+def request_id(ctx: Context) -> str:
+    """The JSON-RPC id this call arrived with (which client path sent it), and its protocol era."""
+    return f"{ctx.request_id} {ctx.request_context.protocol_version}"
+
+
+@server.tool()
 async def grow(ctx: Context) -> str:
     """Add a tool named `grown`, and tell the client the tool list changed."""
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from tests.conftest import REPO
 
@@ -16,8 +17,11 @@ ANNOUNCED = re.compile(rb" at (http://\S+?)/?\s*$")
 
 
 @contextmanager
-def serving(argv: Sequence[str], cwd: Path = REPO) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """Run `argv`; yield the process and the URL it announces on stderr; stop it afterwards."""
+def serving(
+    argv: Sequence[str], cwd: Path = REPO, log: list[bytes] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Run `argv`; yield the process and the URL it announces on stderr; stop it afterwards.
+    The stderr lines after the announcement are added to `log`, if given."""
     process = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert process.stderr is not None
     stderr = process.stderr
@@ -25,7 +29,8 @@ def serving(argv: Sequence[str], cwd: Path = REPO) -> Iterator[tuple[subprocess.
         for line in stderr:
             match = ANNOUNCED.search(line)
             if match:
-                threading.Thread(target=stderr.read, daemon=True).start()  # keep the pipe from filling
+                keep = log.append if log is not None else lambda line: None
+                threading.Thread(target=lambda: [keep(line) for line in stderr], daemon=True).start()
                 yield process, match.group(1).decode()
                 return
         raise AssertionError(f"{argv} did not announce its URL")
@@ -34,6 +39,13 @@ def serving(argv: Sequence[str], cwd: Path = REPO) -> Iterator[tuple[subprocess.
             process.terminate()
         process.wait(20)
         stderr.close()
+
+
+def _drain(stderr: IO[bytes], log: list[bytes] | None) -> None:
+    """Read the rest of stderr (so the pipe never fills), keeping the lines in `log`."""
+    for line in stderr:
+        if log is not None:
+            log.append(line)
 
 
 @contextmanager

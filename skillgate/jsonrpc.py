@@ -1,0 +1,47 @@
+"""JSON-RPC pieces the direct upstream lanes share (stdio pipe, HTTP post): the session's
+stamp, answer errors and progress parameters read defensively, and the lane's request ids."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any, TypeGuard
+
+import mcp_types as types
+from mcp.shared.dispatcher import CallOptions
+
+Stamp = Callable[[dict[str, Any], CallOptions], None]  # the SDK session's envelope for a request
+
+_ids = itertools.count(1)
+
+
+def lane_id() -> str:
+    """A request id of the direct lanes: a string `sg-N`, never one of the SDK's integers."""
+    return f"sg-{next(_ids)}"
+
+
+def is_lane_id(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and value.startswith("sg-")
+
+
+def error_of(error: Any) -> types.ErrorData:
+    """The error of an answer; a malformed one becomes an internal error naming what came."""
+    try:
+        return types.ErrorData.model_validate(error)
+    except ValueError:
+        return types.ErrorData(code=types.INTERNAL_ERROR, message=f"malformed answer: {str(error)[:200]}")
+
+
+def progress_of(params: Any, token: str | None = None) -> tuple[float, float | None, str | None] | None:
+    """(progress, total, message) of a `notifications/progress` (for `token`, if given), or None
+    if it has no number or is another request's."""
+    if not isinstance(params, dict) or not isinstance(params.get("progress"), int | float):
+        return None
+    if token is not None and params.get("progressToken") != token:
+        return None
+    total, message = params.get("total"), params.get("message")
+    return (
+        float(params["progress"]),
+        float(total) if isinstance(total, int | float) else None,
+        message if isinstance(message, str) else None,
+    )
