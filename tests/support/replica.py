@@ -29,8 +29,7 @@ def serving(
         for line in stderr:
             match = ANNOUNCED.search(line)
             if match:
-                keep = log.append if log is not None else lambda line: None
-                threading.Thread(target=lambda: [keep(line) for line in stderr], daemon=True).start()
+                threading.Thread(target=_drain, args=(stderr, log), daemon=True).start()
                 yield process, match.group(1).decode()
                 return
         raise AssertionError(f"{argv} did not announce its URL")
