@@ -33,37 +33,69 @@ def ratio(via: dict[str, float], direct: dict[str, float]) -> float:
 
 
 async def interleaved(
-    direct: Client, via: Client, call: tuple[str, dict[str, Any]], through: dict[str, Any], n: int
+    direct: Client, call: tuple[str, dict[str, Any]], through: dict[str, Any], n: int, **via: Client
 ) -> dict[str, Any]:
-    """The same tool called directly and through skillgate's call_skill, turn about, after a warm-up."""
+    """The same tool called directly and through each of `via`, turn about, after a warm-up;
+    ratios are to the direct call. A `via` client named `bare_relay` makes the direct call
+    (through a relay process); the others call it with call_skill(`through`)."""
+
+    def send(name: str, client: Client) -> Any:
+        if name in ("direct", "bare_relay"):
+            return client.call_tool(*call)
+        return client.call_tool("call_skill", through)
+
+    clients = {"direct": direct, **via}
     for _ in range(20):
-        await direct.call_tool(*call)
-        await via.call_tool("call_skill", through)
-    times: dict[str, list[float]] = {"direct": [], "via": []}
+        for name, client in clients.items():
+            await send(name, client)
+    times: dict[str, list[float]] = {name: [] for name in clients}
     for _ in range(n):
-        for side, client, name, arguments in (("direct", direct, *call), ("via", via, "call_skill", through)):
+        for name, client in clients.items():
             started = time.perf_counter()
-            await client.call_tool(name, arguments)
-            times[side].append((time.perf_counter() - started) * 1000)
-    d, v = summary(times["direct"]), summary(times["via"])
-    return {
-        "protocol_era": via.protocol_version,
-        "direct_call": d,
-        "call_skill": v,
-        "p50_ratio": round(v["p50_ms"] / d["p50_ms"], 3),
-        "p99_ratio": round(v["p99_ms"] / d["p99_ms"], 3),
-    }
+            await send(name, client)
+            times[name].append((time.perf_counter() - started) * 1000)
+    d = summary(times["direct"])
+    figures: dict[str, Any] = {"protocol_era": direct.protocol_version, "direct_call": d}
+    for name in via:
+        v = summary(times[name])
+        figures[name] = {
+            **v,
+            "p50_ratio": round(v["p50_ms"] / d["p50_ms"], 3),
+            "p99_ratio": round(v["p99_ms"] / d["p99_ms"], 3),
+        }
+    return figures
+
+
+def gateway_params(catalog: Path, lanes: bool = True) -> StdioServerParameters:
+    lane = "on" if lanes else "off"
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "skillgate", "serve", str(catalog)], cwd=str(REPO),
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "SKILLGATE_CALL_LANE": lane},
+    )  # fmt: skip
 
 
 async def era_pair(n: int, mode: str) -> dict[str, Any]:
-    """Direct and through skillgate over stdio in one protocol era, calls interleaved."""
-    direct_params = StdioServerParameters(command="mcp-server-time", args=["--local-timezone", "UTC"])
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "skillgate", "serve", str(EXAMPLES)], cwd=str(REPO),
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    async with Client(direct_params, mode=mode) as direct, Client(params, mode=mode) as via:
-        return await interleaved(direct, via, ("get_current_time", TIME), TIME_CALL, n)
+    """Over stdio in one protocol era: direct, through skillgate (fast lanes on and off) and
+    through a bare Python relay, calls interleaved."""
+    server = ["mcp-server-time", "--local-timezone", "UTC"]
+    relay = StdioServerParameters(
+        command=sys.executable, args=["-m", "tests.benchmarks.relay", *server], cwd=str(REPO)
+    )
+    async with (
+        Client(StdioServerParameters(command=server[0], args=server[1:]), mode=mode) as direct,
+        Client(gateway_params(EXAMPLES), mode=mode) as lanes,
+        Client(gateway_params(EXAMPLES, lanes=False), mode=mode) as sdk,
+        Client(relay, mode=mode) as bare,
+    ):
+        return await interleaved(
+            direct,
+            ("get_current_time", TIME),
+            TIME_CALL,
+            n,
+            call_skill=lanes,
+            call_skill_sdk_path=sdk,
+            bare_relay=bare,
+        )
 
 
 async def stdio_figures(n: int) -> dict[str, Any]:
@@ -79,11 +111,7 @@ async def stdio_figures(n: int) -> dict[str, Any]:
             ),
             "load_skill": await timed(n, lambda: client.call_tool("load_skill", {"name": "time-zones"})),
         }
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "skillgate", "serve", str(EXAMPLES)], cwd=str(REPO),
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    async with Client(params) as client:
+    async with Client(gateway_params(EXAMPLES)) as client:
         over_stdio = {
             "call_skill": await timed(n, lambda: client.call_tool("call_skill", TIME_CALL)),
             "list_skills": await timed(
@@ -143,19 +171,34 @@ def http_figures(n: int) -> dict[str, Any]:
         upstream.wait(10)
 
 
-async def http_era_pair(upstream: str, gateway: str, n: int, mode: str) -> dict[str, Any]:
-    """Direct and through skillgate over HTTP in one protocol era, calls interleaved."""
+async def http_era_pair(upstream: str, gateways: tuple[str, str], n: int, mode: str) -> dict[str, Any]:
+    """Over HTTP in one protocol era: direct, and through skillgate with its fast lanes on and
+    off, calls interleaved."""
     echo = {"name": "echoes", "tool": "echo", "arguments": {"text": "hi"}}
-    async with Client(upstream, mode=mode) as direct, Client(gateway, mode=mode) as via:
-        return await interleaved(direct, via, ("echo", {"text": "hi"}), echo, n)
+    async with (
+        Client(upstream, mode=mode) as direct,
+        Client(gateways[0], mode=mode) as lanes,
+        Client(gateways[1], mode=mode) as sdk,
+    ):
+        return await interleaved(
+            direct, ("echo", {"text": "hi"}), echo, n, call_skill=lanes, call_skill_sdk_path=sdk
+        )
 
 
 def http_eras(n: int) -> dict[str, Any]:
     """Both eras over HTTP, with an SDK server (tests/servers/faulty.py) as the HTTP upstream."""
     with faulty_http() as url, tempfile.TemporaryDirectory() as tmp:
         write_skill(Path(tmp), "echoes", "Echo.", servers={"f": {"url": url, "allowedTools": ["echo"]}})
-        with replica(Path(tmp), "--warm") as (_, gateway):
-            return {mode: anyio.run(http_era_pair, url, gateway, n, mode) for mode in ("auto", "legacy")}
+        with replica(Path(tmp), "--warm") as (_, lanes):
+            os.environ["SKILLGATE_CALL_LANE"] = "off"
+            try:
+                with replica(Path(tmp), "--warm") as (_, sdk):
+                    return {
+                        mode: anyio.run(http_era_pair, url, (lanes, sdk), n, mode)
+                        for mode in ("auto", "legacy")
+                    }
+            finally:
+                del os.environ["SKILLGATE_CALL_LANE"]
 
 
 def main(n: int) -> dict[str, Any]:
@@ -174,10 +217,15 @@ def report(f: dict[str, Any]) -> str:
         return f"{m['p50_ms']} / {m['p99_ms']} ms"
 
     inside, piped = s["in_process"], s["over_stdio"]
+
+    def ratios(m: dict[str, float]) -> str:
+        return f"{fmt(m)} (p50 x{m['p50_ratio']}, p99 x{m['p99_ratio']})"
+
     eras = [
-        f"{transport}, {pair['protocol_era']}, interleaved: direct {fmt(pair['direct_call'])}, call_skill "
-        f"{fmt(pair['call_skill'])}: p50 x{pair['p50_ratio']} (target <= 1.15), p99 x{pair['p99_ratio']} "
-        "(target <= 1.3)"
+        f"{transport}, {pair['protocol_era']}, interleaved: direct {fmt(pair['direct_call'])}; call_skill "
+        f"{ratios(pair['call_skill'])} [targets x1.15, x1.3]; with the fast lanes off "
+        f"{ratios(pair['call_skill_sdk_path'])}"
+        + (f"; a bare Python relay {ratios(pair['bare_relay'])}" if "bare_relay" in pair else "")
         for transport, pairs in (("stdio", s["interleaved"]), ("HTTP", f["http_interleaved"]))
         for pair in pairs.values()
     ]
