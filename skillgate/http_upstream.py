@@ -21,7 +21,7 @@ import mcp_types as types
 from mcp import MCPError
 from mcp.shared.dispatcher import CallOptions, ProgressFnT
 
-from skillgate.jsonrpc import Stamp, error_of, lane_id, progress_of
+from skillgate.jsonrpc import Lines, Stamp, error_of, lane_id, progress_of
 from skillgate.limits import UPSTREAM_LINE_BYTES
 
 ACCEPT = "application/json, text/event-stream"
@@ -51,7 +51,7 @@ async def post_call(
             async with http.stream("POST", url, content=body, headers=headers) as response:
                 kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if kind == "application/json":
-                    return _answer(json.loads(await response.aread()))
+                    return _answer(json.loads(await _body(response)))
                 if kind == "text/event-stream":
                     async for event in _events(response):
                         message = json.loads(event)
@@ -81,19 +81,35 @@ def _answer(message: Any) -> dict[str, Any]:
     raise MCPError(error.code, error.message, error.data)
 
 
+async def _body(response: httpx2.Response) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        parts.append(chunk)
+        size += len(chunk)
+        if size > UPSTREAM_LINE_BYTES:
+            raise ValueError(f"an answer over {UPSTREAM_LINE_BYTES:,} bytes")
+    return b"".join(parts)
+
+
 async def _events(response: httpx2.Response) -> AsyncIterator[str]:
     """The `data` of each server-sent event (comments, ids and pings skipped)."""
-    data: list[str] = []
+    lines = Lines(UPSTREAM_LINE_BYTES)
+    data: list[bytes] = []
     size = 0
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield "\n".join(data)
-            data, size = [], 0
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-            size += len(line)
-            if size > UPSTREAM_LINE_BYTES:
+    async for chunk in response.aiter_bytes():
+        for line in lines.feed(chunk):
+            if line is None:
                 raise ValueError(f"an event over {UPSTREAM_LINE_BYTES:,} bytes")
+            line = line.removesuffix(b"\r")
+            if not line:
+                if data:
+                    yield b"\n".join(data).decode()
+                data, size = [], 0
+            elif line.startswith(b"data:"):
+                data.append(line[5:].removeprefix(b" "))
+                size += len(line)
+                if size > UPSTREAM_LINE_BYTES:
+                    raise ValueError(f"an event over {UPSTREAM_LINE_BYTES:,} bytes")
     if data:
-        yield "\n".join(data)
+        yield b"\n".join(data).decode()

@@ -45,3 +45,32 @@ def progress_of(params: Any, token: str | None = None) -> tuple[float, float | N
         float(total) if isinstance(total, int | float) else None,
         message if isinstance(message, str) else None,
     )
+
+
+class Lines:
+    """Bytes in, complete lines out (without the newline), never copying a long line again for
+    each chunk. A line longer than `limit` is dropped and given as None, so the reader can say so."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._skipping = False
+
+    def feed(self, chunk: bytes) -> list[bytes | None]:
+        *complete, rest = chunk.split(b"\n")
+        lines: list[bytes | None] = []
+        for piece in complete:
+            if self._skipping:
+                lines.append(None)
+                self._skipping = False
+            else:
+                line = b"".join([*self._parts, piece]) if self._parts else piece
+                lines.append(line if len(line) <= self.limit else None)
+            self._parts, self._size = [], 0
+        if rest and not self._skipping:
+            self._parts.append(rest)
+            self._size += len(rest)
+            if self._size > self.limit:
+                self._parts, self._size, self._skipping = [], 0, True
+        return lines

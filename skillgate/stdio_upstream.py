@@ -33,7 +33,7 @@ from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.message import SessionMessage
 
-from skillgate.jsonrpc import Stamp, error_of, is_lane_id, lane_id, progress_of
+from skillgate.jsonrpc import Lines, Stamp, error_of, is_lane_id, lane_id, progress_of
 from skillgate.limits import UPSTREAM_LINE_BYTES
 
 logger = logging.getLogger(__name__)
@@ -151,24 +151,15 @@ class StdioPipe:
     async def _read(self, to_session: Any, tg: anyio.abc.TaskGroup) -> None:
         """Lines from stdout: the lane's to their waiters, the rest parsed for the SDK session."""
         assert self._process.stdout is not None
-        buffer = b""
+        lines = Lines(UPSTREAM_LINE_BYTES)
         try:
             async with to_session:
                 async for chunk in self._process.stdout:
-                    lines = (buffer + chunk).split(b"\n")
-                    buffer = lines.pop()
-                    if len(buffer) > UPSTREAM_LINE_BYTES:
-                        buffer = b""
-                        await to_session.send(ValueError(f"a line over {UPSTREAM_LINE_BYTES:,} bytes"))
-                    for line in lines:
-                        if self._waiters and b'"sg-' in line and self._take(line, tg):
-                            continue
-                        try:
-                            parsed = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                        except ValueError as exc:  # the session reports what is not JSON-RPC
-                            await to_session.send(exc)
-                            continue
-                        await to_session.send(SessionMessage(parsed))
+                    for line in lines.feed(chunk):
+                        if line is None:
+                            await to_session.send(ValueError(f"a message over {UPSTREAM_LINE_BYTES:,} bytes"))
+                        elif not (self._waiters and b'"sg-' in line and self._take(line, tg)):
+                            await to_session.send(_parsed(line))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError):
             pass
         finally:
@@ -241,6 +232,15 @@ async def stdio_pipe(
                 await write.aclose()
                 await pipe._stop()
             tg.cancel_scope.cancel()
+
+
+def _parsed(line: bytes) -> SessionMessage | Exception:
+    """A line for the SDK session: the message, or the error saying why it is not one (the
+    session reports it)."""
+    try:
+        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+    except ValueError as exc:
+        return exc
 
 
 async def _report(progress: ProgressFnT, value: float, total: float | None, message: str | None) -> None:

@@ -119,8 +119,12 @@ class Upstream:
         client = await self._wait_ready(seconds)
         try:
             with tracing.upstream_span(self.name, tool):
-                raw = await self._send_call(client, tool, dict(arguments), seconds, self._masked(progress))
-                if raw is None:  # a result only the SDK's own call loop finishes
+                raw = None
+                if not tracing.active():  # traced calls take the SDK's path: its client span, its traceparent
+                    raw = await self._send_call(
+                        client, tool, dict(arguments), seconds, self._masked(progress)
+                    )
+                if raw is None:  # the SDK's own call loop (traced, or a result only it finishes)
                     result = await client.call_tool(
                         tool,
                         dict(arguments),

@@ -14,6 +14,7 @@ tests/fuzz_corpus/ and are replayed by every run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import string
@@ -29,8 +30,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from skills_ref.validator import validate as reference_validate
 
+from skillgate.call_lane import CallLane, call_request
 from skillgate.catalog import Catalog
 from skillgate.errors import RenderError, UsageError
+from skillgate.jsonrpc import Lines
 from skillgate.render import check_template, render_template
 from skillgate.settings import load_settings
 from tests.conftest import gateway_client, text_of, write_skill
@@ -377,3 +380,43 @@ def test_any_meta_tool_arguments_get_an_answer_never_an_internal_error(
 
     result = portal.call(call)
     assert "internal error" not in text_of(result)
+
+
+# -- the call lanes' readers -----------------------------------------------------------------
+
+LANE_MESSAGES = st.fixed_dictionaries(
+    {},
+    optional={
+        "jsonrpc": st.sampled_from(["2.0", "1.0", 2]),
+        "id": st.one_of(JSON_LEAVES, st.lists(JSON_LEAVES, max_size=2)),
+        "method": st.sampled_from(["tools/call", "initialize", "notifications/cancelled", "x"]),
+        "params": st.one_of(
+            JSON_VALUES,
+            st.fixed_dictionaries(
+                {"name": st.sampled_from(["call_skill", "list_skills"])},
+                optional={"arguments": JSON_VALUES, "_meta": JSON_VALUES, "requestId": JSON_LEAVES},
+            ),
+        ),
+    },
+)
+
+
+@given(st.one_of(LANE_MESSAGES.map(lambda m: json.dumps(m).encode()), st.binary(max_size=300)))
+def test_the_stdio_call_lane_reads_any_line_without_failing(line: bytes) -> None:
+    lane = CallLane(app=None)  # type: ignore[arg-type]
+    for _ in range(2):  # before the handshake, then after it
+        taken = lane.take(line)
+        assert taken is None or call_request(taken) is taken
+        assert lane.consumed(line) is False  # nothing is in flight
+        lane._initialized, lane._negotiated = True, "2025-11-25"
+
+
+@given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=8), st.integers(1, 50))
+def test_lines_come_out_whole_however_the_bytes_are_cut(data: bytes, cuts: list[int], limit: int) -> None:
+    lines = Lines(limit)
+    out: list[bytes | None] = []
+    edges = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    for start, end in itertools.pairwise(edges):
+        out += lines.feed(data[start:end])
+    expected = [line if len(line) <= limit else None for line in data.split(b"\n")[:-1]]
+    assert out == expected
