@@ -1,6 +1,7 @@
-"""The stdio call lane: call_skill requests answered straight from the wire.
+"""The stdio call lane: meta-tool calls answered straight from the wire.
 
-Over stdio, a call_skill request is read and answered here instead of going through the MCP
+Over stdio, a call of a meta-tool (call_skill above all, list_skills and load_skill too) is
+read and answered here instead of going through the MCP
 SDK's request cycle (message models, dispatcher tasks and streams, middleware, request
 context), which costs more per call than skillgate's own work. What a call guarantees stays,
 because the lane calls the same `SkillgateServer.answer` as the SDK path: allowlist, lock and
@@ -10,11 +11,12 @@ era, stamped with skillgate's `serverInfo`, as the SDK does. Progress goes to th
 `notifications/progress` for the request's token; a `notifications/cancelled` for the request
 cancels it (the upstream call too) and no answer is sent.
 
-The lane takes only what it can answer exactly as the SDK would: a `tools/call` of call_skill
-with a string or integer id and object arguments, after a completed handshake (handshake era)
-or carrying the 2026 era's `_meta` envelope. Everything else goes to the SDK, and so does
-everything while tracing is on (the SDK makes the request spans). `SKILLGATE_CALL_LANE=off`
-in the environment turns the lane off.
+The lane takes only what it can answer exactly as the SDK would: a `tools/call` of a
+meta-tool with a string or integer id and object arguments, after a completed handshake
+(handshake era) or carrying the 2026 era's `_meta` envelope. Everything else goes to the SDK:
+other methods, dynamic tools, load_skill in dynamic mode (it tells the session its tool list
+changed), and everything while tracing is on (the SDK makes the request spans).
+`SKILLGATE_CALL_LANE=off` in the environment turns the lane off.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ CLIENT_CAPABILITIES = types.CLIENT_CAPABILITIES_META_KEY
 SERVER_INFO = types.SERVER_INFO_META_KEY
 
 
+META_TOOLS = ("call_skill", "list_skills", "load_skill")
+
+
 def enabled(environ: Mapping[str, str]) -> bool:
     return environ.get("SKILLGATE_CALL_LANE", "on").strip().lower() not in ("off", "0", "false", "no")
 
@@ -65,14 +70,16 @@ class CallLane:
 
     def take(self, line: bytes) -> dict[str, Any] | None:
         """The request on this line if the lane answers it; None hands the line to the SDK."""
-        if b"call_skill" not in line:
+        if b"_skill" not in line:  # no meta-tool named
             if b"notifications/" in line or b"initialize" in line:
-                self._watch(line)
+                self._watch(_object(line))
             return None
-        if tracing.active():
+        message = _object(line)
+        request = call_request(message, self.app)
+        if request is None:
+            self._watch(message)  # a handshake may name a skill too
             return None
-        request = call_request(_object(line))
-        if request is None or request["id"] in self._in_flight:  # a duplicate id: the SDK's rules answer it
+        if request["id"] in self._in_flight:  # a duplicate id: the SDK's rules answer it
             return None
         if self._era(request["params"].get("_meta") or {}) is None:
             return None
@@ -92,9 +99,8 @@ class CallLane:
         scope.cancel()
         return True
 
-    def _watch(self, line: bytes) -> None:
+    def _watch(self, message: dict[str, Any] | None) -> None:
         """The handshake: the client's identity from `initialize`, then `notifications/initialized`."""
-        message = _object(line)
         if message is None:
             return
         method = message.get("method")
@@ -130,7 +136,7 @@ class CallLane:
         if not self._used:
             self._used = True
             logger.debug(
-                "call_skill answered on the stdio call lane (SKILLGATE_CALL_LANE=off leaves it to the SDK)"
+                "meta-tool calls answered on the stdio call lane (SKILLGATE_CALL_LANE=off: by the SDK)"
             )
         request_id: str | int = request["id"]
         params: dict[str, Any] = request["params"]
@@ -163,9 +169,9 @@ async def respond(
     *,
     ascii: bool = False,
 ) -> bytes:
-    """The JSON-RPC answer to a call_skill request, as the SDK would shape it for `version`
+    """The JSON-RPC answer to a meta-tool call, as the SDK would shape it for `version`
     (`ascii`: escaped as the SDK's HTTP answers are; its stdio lines are UTF-8)."""
-    result = await app.answer(caller, "call_skill", params.get("arguments") or {})
+    result = await app.answer(caller, params["name"], params.get("arguments") or {})
     shaped = methods.serialize_server_result(
         "tools/call", version, result.model_dump(by_alias=True, mode="json", exclude_none=True)
     )
@@ -177,9 +183,12 @@ async def respond(
     return _line({"jsonrpc": "2.0", "id": request_id, "result": shaped}, ascii)
 
 
-def call_request(message: Any) -> dict[str, Any] | None:
-    """`message` if it is a call_skill request the lane can answer as the SDK would: JSON-RPC 2.0,
-    a string or integer id, object params, arguments and `_meta`; else None."""
+def call_request(message: Any, app: SkillgateServer | None) -> dict[str, Any] | None:
+    """`message` if it is a meta-tool call the lane can answer as the SDK would: JSON-RPC 2.0, a
+    string or integer id, object params, arguments and `_meta`, a meta-tool `app` answers
+    without its session (load_skill in dynamic mode needs it), tracing off; else None."""
+    if tracing.active():
+        return None
     if (
         not isinstance(message, dict)
         or message.get("method") != "tools/call"
@@ -189,7 +198,10 @@ def call_request(message: Any) -> dict[str, Any] | None:
     request_id, params = message.get("id"), message.get("params")
     if isinstance(request_id, bool) or not isinstance(request_id, str | int) or not isinstance(params, dict):
         return None
-    if params.get("name") != "call_skill" or not isinstance(params.get("arguments", {}), dict):
+    name = params.get("name")
+    if name not in META_TOOLS or not isinstance(params.get("arguments", {}), dict):
+        return None
+    if name == "load_skill" and (app is None or app.dynamic):
         return None
     if not isinstance(params.get("_meta", {}), dict):
         return None

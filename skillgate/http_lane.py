@@ -1,6 +1,7 @@
-"""The HTTP call lane: a 2026-era call_skill POST answered without the SDK's request cycle.
+"""The HTTP call lane: a 2026-era meta-tool call answered without the SDK's request cycle.
 
-The 2026 era makes every POST a self-contained request (no session), so a call_skill can be
+The 2026 era makes every POST a self-contained request (no session), so a call_skill (or
+list_skills, or load_skill) can be
 answered by the same `SkillgateServer.answer` the SDK path uses, after the same checks the
 SDK's single-exchange handler makes, in its order: Accept and Content-Type, one JSON-RPC
 request, no duplicated routing header, and the SDK's own validation ladder
@@ -30,7 +31,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from skillgate import tracing
-from skillgate.call_lane import call_request, client_of, respond
+from skillgate.call_lane import META_TOOLS, call_request, client_of, respond
 from skillgate.limits import HTTP_BODY_BYTES
 
 if TYPE_CHECKING:
@@ -40,12 +41,12 @@ logger = logging.getLogger(__name__)
 
 
 def wants(scope: Scope, headers: Headers) -> bool:
-    """Whether the request may be a call_skill the lane answers, from its headers alone."""
+    """Whether the request may be a meta-tool call the lane answers, from its headers alone."""
     return (
         scope["method"] == "POST"
         and headers.get("mcp-protocol-version") in MODERN_PROTOCOL_VERSIONS
         and headers.get("mcp-method") == "tools/call"
-        and headers.get("mcp-name") == "call_skill"
+        and headers.get("mcp-name") in META_TOOLS
         and headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
         and not any(name.startswith("mcp-param-") for name in headers)
         and not tracing.active()
@@ -98,7 +99,7 @@ class HttpCallLane:
         if not (has_json and has_sse) or find_duplicated_routing_header(request.headers.items()) is not None:
             return False
         try:
-            message = call_request(json.loads(body))
+            message = call_request(json.loads(body), app)
         except (ValueError, RecursionError):
             return False
         if message is None:
@@ -113,7 +114,7 @@ class HttpCallLane:
         if not self._used:
             self._used = True
             logger.debug(
-                "call_skill answered on the HTTP call lane (SKILLGATE_CALL_LANE=off leaves it to the SDK)"
+                "meta-tool calls answered on the HTTP call lane (SKILLGATE_CALL_LANE=off: by the SDK)"
             )
         client = client_of(verdict.client_info)
         caller = Caller(client, session_tag(repr(sorted(client.items()))))

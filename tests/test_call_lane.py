@@ -9,13 +9,14 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import anyio.abc
 import pytest
 
-from skillgate.call_lane import CallLane
+from skillgate.call_lane import CallLane, call_request
 from tests.conftest import REPO, faulty_server, write_skill
 
 pytestmark = pytest.mark.anyio
@@ -55,9 +56,9 @@ class Wire:
             params = {**params, "_meta": {**(MODERN_META if self.modern else {}), **meta}}
         return {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
 
-    async def call(self, arguments: Any, **meta: Any) -> list[dict[str, Any]]:
-        """A call_skill request; every line up to its answer (progress notifications first)."""
-        request = self.request("tools/call", {"name": "call_skill", "arguments": arguments}, **meta)
+    async def call(self, arguments: Any, tool: str = "call_skill", **meta: Any) -> list[dict[str, Any]]:
+        """A meta-tool call; every line up to its answer (progress notifications first)."""
+        request = self.request("tools/call", {"name": tool, "arguments": arguments}, **meta)
         await self.send(request)
         lines = [await self.receive()]
         while lines[-1].get("id") != request["id"]:
@@ -129,9 +130,21 @@ CALLS: list[Any] = [
 ]
 
 
+OTHER_CALLS: list[tuple[str, Any]] = [
+    ("list_skills", {"query": "faults"}),
+    ("list_skills", {}),
+    ("list_skills", {"limit": 0}),  # refused by the argument model
+    ("load_skill", {"name": "faults"}),
+    ("load_skill", {"name": "notes", "section": "Title"}),
+    ("load_skill", {"name": "nope"}),
+    ("load_skill", {"name": "notes", "file": "missing.md"}),
+]
+
+
 async def session(catalog: Path, modern: bool, lane: bool, audit: Path) -> list[list[dict[str, Any]]]:
     async with wire(catalog, modern, lane, audit) as client:
         answers = [await client.call(arguments) for arguments in CALLS]
+        answers += [await client.call(arguments, tool) for tool, arguments in OTHER_CALLS]
         answers.append(await client.call(CALLS[0], progressToken="p-1"))
         answers.append(
             await client.call({"name": "faults", "tool": "slow", "arguments": {"steps": 3}}, progressToken=7)
@@ -159,7 +172,9 @@ async def test_the_lane_answers_exactly_as_the_sdk_does(catalog: Path, tmp_path:
         (7, 2, 3),
         (7, 3, 3),
     ]
-    assert "call_skill answered on the stdio call lane" in (tmp_path / "lane.log").read_text()
+    assert "meta-tool calls answered on the stdio call lane" in (tmp_path / "lane.log").read_text()
+    loaded = through_lane[len(CALLS) + 3][0]["result"]
+    assert loaded["structuredContent"]["name"] == "faults" and not loaded["isError"]
     assert "call lane" not in (tmp_path / "sdk.log").read_text()
     if modern:
         assert (
@@ -242,6 +257,11 @@ def test_the_lane_takes_only_what_it_answers_exactly() -> None:
     assert lane.take(call()) is None  # not initialized yet
     lane.take(line({"jsonrpc": "2.0", "method": "notifications/initialized"}))
     assert lane.take(call()) is not None
+    load = json.loads(call())
+    load["params"].update(name="load_skill", arguments={"name": "s"})
+    dynamic = SimpleNamespace(dynamic=True)
+    assert call_request(load, SimpleNamespace(dynamic=False)) is load  # type: ignore[arg-type]
+    assert call_request(load, dynamic) is None  # type: ignore[arg-type] # dynamic mode: the SDK's
     for declined in (
         call(request_id=True),
         call(request_id=None),
@@ -253,7 +273,7 @@ def test_the_lane_takes_only_what_it_answers_exactly() -> None:
                 "jsonrpc": "2.0",
                 "id": 1,
                 "method": "tools/call",
-                "params": {"name": "list_skills", "arguments": {"query": "call_skill"}},
+                "params": {"name": "s__call_skill", "arguments": {"query": "call_skill"}},  # a dynamic tool
             }
         ),
         line({"jsonrpc": "1.0", "id": 1, "method": "tools/call", "params": {"name": "call_skill"}}),

@@ -406,7 +406,7 @@ def test_the_stdio_call_lane_reads_any_line_without_failing(line: bytes) -> None
     lane = CallLane(app=None)  # type: ignore[arg-type]
     for _ in range(2):  # before the handshake, then after it
         taken = lane.take(line)
-        assert taken is None or call_request(taken) is taken
+        assert taken is None or call_request(taken, None) is taken
         assert lane.consumed(line) is False  # nothing is in flight
         lane._initialized, lane._negotiated = True, "2025-11-25"
 

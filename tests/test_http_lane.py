@@ -18,7 +18,7 @@ import pytest
 from skillgate.catalog import Catalog
 from tests.conftest import faulty_http, faulty_server, gateway_client, text_of, write_skill
 from tests.support.replica import serving
-from tests.test_call_lane import CALLS, MODERN_META, audit_lines
+from tests.test_call_lane import CALLS, MODERN_META, OTHER_CALLS, audit_lines
 
 HEADERS = {
     "Accept": "application/json, text/event-stream",
@@ -38,14 +38,16 @@ def catalog(tmp_path: Path) -> Path:
     return root
 
 
-def post(client: httpx2.Client, url: str, request_id: int, arguments: Any, **headers: str) -> dict[str, Any]:
+def post(
+    client: httpx2.Client, url: str, request_id: int, arguments: Any, tool: str = "call_skill", **headers: str
+) -> dict[str, Any]:
     body = {
         "jsonrpc": "2.0",
         "id": request_id,
         "method": "tools/call",
-        "params": {"name": "call_skill", "arguments": arguments, "_meta": MODERN_META},
+        "params": {"name": tool, "arguments": arguments, "_meta": MODERN_META},
     }
-    response = client.post(url, content=json.dumps(body), headers={**HEADERS, **headers})
+    response = client.post(url, content=json.dumps(body), headers={**HEADERS, "Mcp-Name": tool, **headers})
     kind = response.headers.get("content-type", "")
     if kind.startswith("text/event-stream"):
         events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
@@ -74,6 +76,9 @@ def served(catalog: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def http_session(url: str) -> list[dict[str, Any]]:
     with httpx2.Client(timeout=20) as client:
         answers = [post(client, url, number, arguments) for number, arguments in enumerate(CALLS)]
+        answers += [
+            post(client, url, 20 + n, arguments, tool) for n, (tool, arguments) in enumerate(OTHER_CALLS)
+        ]
         answers.append(post(client, url, 50, CALLS[0], **{"Mcp-Name": "list_skills"}))  # header disagrees
         answers.append(post(client, url, 51, CALLS[0], **{"MCP-Protocol-Version": "2025-11-25"}))
         answers.append(post(client, url, 52, CALLS[0], Accept="application/json"))
@@ -101,7 +106,7 @@ def test_the_http_lane_answers_exactly_as_the_sdk_does(served: Any, tmp_path: Pa
     with served(True, tmp_path / "lane.jsonl", lane_log) as (_, url):
         through_lane = http_session(url)
     assert through_lane == through_sdk
-    assert b"call_skill answered on the HTTP call lane" in b"".join(lane_log)
+    assert b"meta-tool calls answered on the HTTP call lane" in b"".join(lane_log)
     assert b"call lane" not in b"".join(sdk_log)
     assert audit_lines(tmp_path / "lane.jsonl") == audit_lines(tmp_path / "sdk.jsonl")
     first = through_lane[0]
