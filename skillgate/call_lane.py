@@ -16,7 +16,7 @@ meta-tool with a string or integer id and object arguments, after a completed ha
 (handshake era) or carrying the 2026 era's `_meta` envelope. Everything else goes to the SDK:
 other methods, dynamic tools, load_skill in dynamic mode (it tells the session its tool list
 changed), and everything while tracing is on (the SDK makes the request spans).
-`SKILLGATE_CALL_LANE=off` in the environment turns the lane off.
+`SKILLGATE_CALL_LANE=off` in the environment turns the lanes off (`jsonrpc.lanes_enabled`).
 """
 
 from __future__ import annotations
@@ -48,10 +48,6 @@ SERVER_INFO = types.SERVER_INFO_META_KEY
 
 
 META_TOOLS = ("call_skill", "list_skills", "load_skill")
-
-
-def enabled(environ: Mapping[str, str]) -> bool:
-    return environ.get("SKILLGATE_CALL_LANE", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 class CallLane:

@@ -369,13 +369,13 @@ class Gateway:
         if binding is None:
             raise ToolNotAllowed(await self._not_allowed(skill, tool, view))
         upstream = self.pool.get(binding)
-        live = {t.name: t for t in await upstream.tools(binding.timeout)}
-        if tool not in live:
+        live = await upstream.tool(tool, binding.timeout)
+        if live is None:
             raise ToolNotAllowed(
                 await self._not_allowed(skill, tool, view, f"server {binding.name!r} has no such tool")
             )
-        self._check_lock(skill, binding, live[tool])
-        self._validate_arguments(upstream.key, live[tool], arguments)
+        self._check_lock(skill, binding, live)
+        self._validate_arguments(upstream.key, live, arguments)
         return await upstream.call(tool, arguments, timeout=binding.timeout, progress=progress)
 
     def _check_lock(self, skill: Skill, binding: ServerBinding, live: types.Tool) -> None:

@@ -4,7 +4,7 @@ stamp, answer errors and progress parameters read defensively, and the lane's re
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
 import mcp_types as types
@@ -13,6 +13,12 @@ from mcp.shared.dispatcher import CallOptions
 Stamp = Callable[[dict[str, Any], CallOptions], None]  # the SDK session's envelope for a request
 
 _ids = itertools.count(1)
+
+
+def lanes_enabled(environ: Mapping[str, str]) -> bool:
+    """The direct lanes (client side and upstream side) are on unless `SKILLGATE_CALL_LANE` says
+    off: then every request and upstream call takes the SDK's own path, for comparison or diagnosis."""
+    return environ.get("SKILLGATE_CALL_LANE", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def lane_id() -> str:

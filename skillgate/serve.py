@@ -19,6 +19,7 @@ from skillgate.catalog import Catalog
 from skillgate.disk_cache import DiskCache
 from skillgate.errors import UsageError
 from skillgate.gateway import Gateway
+from skillgate.jsonrpc import lanes_enabled
 from skillgate.pool import UpstreamPool
 from skillgate.profile import DEFAULT_PROFILE
 from skillgate.ranking import Ranker, ranker_for
@@ -63,7 +64,6 @@ def open_audit(settings: Settings) -> AuditLog | None:
 
 async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAULT_PROFILE) -> None:
     """Serve one client on stdin/stdout until it closes them or SIGTERM/SIGINT arrives."""
-    from skillgate import call_lane
     from skillgate.call_lane import CallLane
     from skillgate.server import SkillgateServer
     from skillgate.stdio_transport import serving_streams
@@ -87,7 +87,7 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
         stop = anyio.Event()
         if settings.reload.enabled:
             tg.start_soon(Reloader(gateway, [app.catalog_changed, _warm(gateway, settings)]).watch, stop)
-        async with serving_streams(CallLane(app) if call_lane.enabled(os.environ) else None) as (read, write):
+        async with serving_streams(CallLane(app) if lanes_enabled(os.environ) else None) as (read, write):
             await app.server.run(read, write, app.server.create_initialization_options())
         stop.set()
         tg.cancel_scope.cancel()
@@ -135,7 +135,6 @@ def http_tokens(settings: Settings, environ: Mapping[str, str]) -> Tokens:
 
 async def serve_http(catalog: Catalog, settings: Settings) -> None:
     """Serve streamable HTTP at /mcp and /mcp/<profile> until SIGINT/SIGTERM."""
-    from skillgate import call_lane
     from skillgate.http_app import build_app
     from skillgate.server import SkillgateServer
 
@@ -188,7 +187,7 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
             extra_hosts=settings.allowed_hosts,
             lifespan=lifespan,
             metrics=metrics if settings.metrics.port is None else None,
-            lane=call_lane.enabled(os.environ),
+            lane=lanes_enabled(os.environ),
         )
         headers = {"headers": {"Authorization": "Bearer <token>"}} if tokens.enabled else {}
 

@@ -38,6 +38,7 @@ from skillgate import tracing
 from skillgate.binding import ServerBinding, expand, secret_values
 from skillgate.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailable
 from skillgate.http_upstream import post_call
+from skillgate.jsonrpc import lanes_enabled
 from skillgate.stdio_upstream import StdioPipe, stdio_pipe
 
 logger = logging.getLogger(__name__)
@@ -82,12 +83,14 @@ class Upstream:
         self._tools: list[types.Tool] = []
         self._tools_known = False
         self.tools_version = 0  # bumped whenever the tool list is replaced
+        self._by_name: tuple[int, dict[str, types.Tool]] = (-1, {})
         self._ready = anyio.Event()
         self._broken = anyio.Event()
         self._retry_at = 0.0
         self.stopped = anyio.Event()
         self._scope = anyio.CancelScope()
         self._secrets = secret_values(binding, environ)
+        self._lanes = lanes_enabled(environ)
         self._tools_changed = anyio.Event()
         self._junk = _JunkLines()
         self._pipe: StdioPipe | None = None  # a stdio server's direct lane, while connected
@@ -107,6 +110,13 @@ class Upstream:
         await self._wait_ready(limit)
         return list(self._tools)
 
+    async def tool(self, name: str, limit: float | None = None) -> types.Tool | None:
+        """The server's live definition of one tool (None: it has no such tool)."""
+        await self._wait_ready(limit)
+        if self._by_name[0] != self.tools_version:
+            self._by_name = (self.tools_version, {t.name: t for t in self._tools})
+        return self._by_name[1].get(name)
+
     async def call(
         self,
         tool: str,
@@ -120,7 +130,7 @@ class Upstream:
         try:
             with tracing.upstream_span(self.name, tool):
                 raw = None
-                if not tracing.active():  # traced calls take the SDK's path: its client span, its traceparent
+                if self._lanes and not tracing.active():  # traced: the SDK's client span and traceparent
                     raw = await self._send_call(
                         client, tool, dict(arguments), seconds, self._masked(progress)
                     )
@@ -238,6 +248,8 @@ class Upstream:
 
     async def _wait_ready(self, limit: float | None = None) -> Client:
         """The ready client, waiting at most `limit` (a call's own timeout) or the start timeout."""
+        if self.state is State.READY and self._client is not None:
+            return self._client
         if self.state is State.BACKOFF:
             wait = max(0.0, self._retry_at - anyio.current_time())
             raise UpstreamUnavailable(
