@@ -15,7 +15,7 @@ The lane takes only what it can answer exactly as the SDK would: a `tools/call` 
 meta-tool with a string or integer id and object arguments, after a completed handshake
 (handshake era) or carrying the 2026 era's `_meta` envelope. Everything else goes to the SDK:
 other methods, dynamic tools, load_skill in dynamic mode (it tells the session its tool list
-changed), and everything while tracing is on (the SDK makes the request spans).
+changed). With tracing on, the lane makes the SDK's request span (`tracing.server_span`).
 `SKILLGATE_CALL_LANE=off` in the environment turns the lanes off (`jsonrpc.lanes_enabled`).
 """
 
@@ -167,7 +167,8 @@ async def respond(
 ) -> bytes:
     """The JSON-RPC answer to a meta-tool call, as the SDK would shape it for `version`
     (`ascii`: escaped as the SDK's HTTP answers are; its stdio lines are UTF-8)."""
-    result = await app.answer(caller, params["name"], params.get("arguments") or {})
+    with tracing.server_span(params["name"], request_id, version, params.get("_meta") or {}):
+        result = await app.answer(caller, params["name"], params.get("arguments") or {})
     shaped = methods.serialize_server_result(
         "tools/call", version, result.model_dump(by_alias=True, mode="json", exclude_none=True)
     )
@@ -182,9 +183,7 @@ async def respond(
 def call_request(message: Any, app: SkillgateServer | None) -> dict[str, Any] | None:
     """`message` if it is a meta-tool call the lane can answer as the SDK would: JSON-RPC 2.0, a
     string or integer id, object params, arguments and `_meta`, a meta-tool `app` answers
-    without its session (load_skill in dynamic mode needs it), tracing off; else None."""
-    if tracing.active():
-        return None
+    without its session (load_skill in dynamic mode needs it); else None."""
     if (
         not isinstance(message, dict)
         or message.get("method") != "tools/call"

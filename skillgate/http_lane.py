@@ -30,7 +30,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from skillgate import tracing
 from skillgate.call_lane import META_TOOLS, call_request, client_of, respond
 from skillgate.limits import HTTP_BODY_BYTES
 
@@ -49,7 +48,6 @@ def wants(scope: Scope, headers: Headers) -> bool:
         and headers.get("mcp-name") in META_TOOLS
         and headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
         and not any(name.startswith("mcp-param-") for name in headers)
-        and not tracing.active()
     )
 
 

@@ -195,13 +195,17 @@ class Upstream:
         params: dict[str, Any] = {"name": tool, "arguments": arguments}
         try:
             if self._pipe is not None:
-                raw = await self._pipe.request(
-                    "tools/call", params, session._stamp, timeout=timeout, progress=progress
-                )
+                with tracing.client_span(tool, params):
+                    raw = await self._pipe.request(
+                        "tools/call", params, session._stamp, timeout=timeout, progress=progress
+                    )
             elif self._http is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS:
                 http, url = self._http
-                raw = await post_call(http, url, params, session._stamp, timeout=timeout, progress=progress)
-            else:
+                with tracing.client_span(tool, params):
+                    raw = await post_call(
+                        http, url, params, session._stamp, timeout=timeout, progress=progress
+                    )
+            else:  # the dispatcher makes the SDK's client span itself
                 data: dict[str, Any] = {"method": "tools/call", "params": params}
                 opts: CallOptions = {"timeout": timeout}
                 if progress is not None:

@@ -64,9 +64,12 @@ def http_upstream() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.parametrize("lanes", ["on", "off"])
 async def test_spans_nest_under_the_callers_traceparent_and_reach_an_http_upstream(
-    tmp_path: Path, receiver: Receiver, http_upstream: str
+    tmp_path: Path, receiver: Receiver, http_upstream: str, lanes: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The same spans whether the call lanes answer (they make the SDK's spans) or the SDK does."""
+    monkeypatch.setenv("SKILLGATE_CALL_LANE", lanes)
     write_skill(
         tmp_path / "catalog", "traced", servers={"f": {"url": http_upstream, "allowedTools": ["traceparent"]}}
     )
@@ -89,7 +92,7 @@ async def test_spans_nest_under_the_callers_traceparent_and_reach_an_http_upstre
             time.sleep(0.2)
     spans = {span.name: span for span in receiver.spans}
     server, upstream = spans["tools/call call_skill"], spans["upstream f traceparent"]
-    sent = spans["MCP send tools/call traceparent"]  # the SDK's client span to the upstream
+    sent = spans["MCP send tools/call traceparent"]  # the client span to the upstream
     assert server.trace_id.hex() == CALLER_TRACE and server.parent_span_id.hex() == CALLER_SPAN
     assert upstream.trace_id.hex() == CALLER_TRACE and upstream.parent_span_id == server.span_id
     assert sent.parent_span_id == upstream.span_id
