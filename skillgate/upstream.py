@@ -28,6 +28,7 @@ from mcp import Client, MCPError
 from mcp.client._transport import Transport, TransportStreams
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import Subscription
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.dispatcher import CallOptions, ProgressFnT
 from mcp.shared.message import SessionMessage
@@ -329,6 +330,7 @@ class Upstream:
                     client = await stack.enter_async_context(
                         Client(transport, message_handler=self._on_message)
                     )
+                    changes = await self._listen(client, stack)  # before the list: no change missed
                     self._tools = await self._list_tools(client)
                     self._tools_known = True
                     self.tools_version += 1
@@ -339,7 +341,7 @@ class Upstream:
                     became_ready = True
                     self._ready.set()
                     logger.info("upstream %s ready with %d tools", self.name, len(self._tools))
-                    await self._serve(client)
+                    await self._serve(client, changes)
                     self.last_error = "the connection closed"
                     logger.warning("upstream %s closed its connection; restarting", self.name)
             except SkillgateError as exc:
@@ -354,7 +356,19 @@ class Upstream:
             self.last_error = f"it did not answer within {self.start_timeout:g} s"
         return became_ready
 
-    async def _serve(self, client: Client) -> None:
+    async def _listen(self, client: Client, stack: AsyncExitStack) -> Subscription | None:
+        """A 2026-era server's stream of tool-list changes, acknowledged before the first tools/list
+        (and before calls reach the server), so no change falls between the two; None when the
+        server predates listening (its handshake-era notifications reach `_on_message`)."""
+        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            return None
+        try:
+            return await stack.enter_async_context(client.listen(tools_list_changed=True))
+        except Exception as exc:  # no listen support
+            logger.debug("upstream %s: no change stream (%s)", self.name, _describe(exc))
+            return None
+
+    async def _serve(self, client: Client, changes: Subscription | None) -> None:
         """While connected: refresh the tool list whenever the server says it changed.
 
         The refresh runs here, not in the notification handler: that handler runs on the
@@ -375,17 +389,18 @@ class Upstream:
                             "upstream %s: tools/list failed: %s", self.name, self.redact(_describe(exc))
                         )
 
-            async def listen() -> None:  # 2026-era servers tell listeners, not the session
+            async def listen(
+                events: Subscription,
+            ) -> None:  # 2026-era servers tell listeners, not the session
                 try:
-                    async with client.listen(tools_list_changed=True) as events:
-                        async for _ in events:
-                            self._tools_changed.set()
-                except Exception as exc:  # no listen support: handshake-era notifications still arrive
-                    logger.debug("upstream %s: no change stream (%s)", self.name, _describe(exc))
+                    async for _ in events:
+                        self._tools_changed.set()
+                except Exception as exc:  # the stream dropped: the connection's watcher decides
+                    logger.debug("upstream %s: change stream ended (%s)", self.name, _describe(exc))
 
             tg.start_soon(refresh)
-            if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
-                tg.start_soon(listen)
+            if changes is not None:
+                tg.start_soon(listen, changes)
             await self._broken.wait()
             tg.cancel_scope.cancel()
 
