@@ -69,8 +69,12 @@ async def post_call(
                 )
     except TimeoutError:
         raise MCPError(types.REQUEST_TIMEOUT, "Timed out while waiting for response to tools/call") from None
-    except (httpx2.TransportError, ValueError, RecursionError) as exc:
+    except httpx2.TransportError as exc:
         raise MCPError(types.CONNECTION_CLOSED, f"the request failed: {type(exc).__name__}: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # not JSON, or beyond the limits
+        raise MCPError(
+            types.INTERNAL_ERROR, f"malformed answer: {type(exc).__name__}: {str(exc)[:200]}"
+        ) from None
 
 
 def _answer(message: Any) -> dict[str, Any]:
