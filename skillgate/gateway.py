@@ -38,7 +38,7 @@ from skillgate.render_worker import RenderWorkers
 from skillgate.search import SearchDocument
 from skillgate.sections import chunks, extract_section, find_sections, section_text, tidy
 from skillgate.skill import Skill
-from skillgate.tokens import count_tokens
+from skillgate.tokens import CountCache
 from skillgate.wording import suggest
 
 if TYPE_CHECKING:
@@ -65,8 +65,10 @@ class Gateway:
         drift: DriftPolicy = "block",
         ranker: Ranker | None = None,
         renderer: RenderWorkers | None = None,
+        counts: CountCache | None = None,
     ) -> None:
         self._catalog = catalog
+        self.counts = counts or CountCache()
         self.ranker = ranker or Ranker(None)
         self.renderer = renderer or RenderWorkers()
         self._render_cache: dict[str, tuple[Skill, Rendered]] = {}
@@ -270,7 +272,7 @@ class Gateway:
             text = found
         omitted: list[str] = []
         if max_tokens is not None:
-            text, omitted = _fit(text, max_tokens)
+            text, omitted = _fit(text, max_tokens, self.counts)
         return LoadedSkill(
             name=skill.name,
             description=skill.frontmatter.description,
@@ -301,9 +303,10 @@ class Gateway:
             return cached[1]
         text = await self.render(skill, variables, client, tools)
         sections = [
-            Section(heading=s.heading, level=s.level, tokens=count_tokens(section_text(text, s)))
+            Section(heading=s.heading, level=s.level, tokens=self.counts.count(section_text(text, s)))
             for s in find_sections(text)
         ]
+        self.counts.save()
         rendered = Rendered(text, sections)
         if len(self._render_cache) >= RENDER_CACHE_SIZE:
             self._render_cache.clear()
@@ -466,13 +469,13 @@ class Rendered:
     sections: list[Section]
 
 
-def _fit(text: str, max_tokens: int) -> tuple[str, list[str]]:
+def _fit(text: str, max_tokens: int, counts: CountCache) -> tuple[str, list[str]]:
     """The leading sections of `text` that fit in `max_tokens`, cut at a heading, and what was left out."""
     kept: list[str] = []
     omitted: list[str] = []
     used = 0
     for chunk in chunks(text):
-        cost = count_tokens(chunk.text)
+        cost = counts.count(chunk.text)
         if omitted or (kept and used + cost > max_tokens):
             omitted.append(f"{chunk.heading or '(preface)'} ({cost} tokens)")
             continue

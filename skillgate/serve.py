@@ -3,6 +3,7 @@ log and the catalog watcher around it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -50,7 +51,17 @@ def _tracing(settings: Settings) -> None:
 
 
 def _gateway(catalog: Catalog, pool: UpstreamPool, settings: Settings) -> Gateway:
-    return Gateway(catalog, pool, settings.drift, search_ranker(settings), settings.render.workers_pool())
+    from skillgate.tokens import CountCache
+
+    counts = CountCache(DiskCache(settings.cache_folder(os.environ), "tokens"), _catalog_name(catalog))
+    return Gateway(
+        catalog, pool, settings.drift, search_ranker(settings), settings.render.workers_pool(), counts
+    )
+
+
+def _catalog_name(catalog: Catalog) -> str:
+    """One cache file per catalog folder."""
+    return hashlib.sha256(str(catalog.root.resolve()).encode()).hexdigest()[:16]
 
 
 def open_audit(settings: Settings) -> AuditLog | None:

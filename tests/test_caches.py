@@ -1,4 +1,5 @@
-"""Caches kept between runs (parsed catalog, startup text): never stale, never required.
+"""Caches kept between runs (parsed catalog, startup text, token counts): never stale, never
+required.
 
 For each: an edit is seen after a restart; a corrupt file is ignored with one warning and
 written again; a folder that cannot be written leaves everything working, with one warning.
@@ -15,10 +16,14 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
+from skillgate import tokens
 from skillgate.catalog import Catalog
 from skillgate.disk_cache import DiskCache
+from skillgate.gateway import Gateway
+from skillgate.pool import UpstreamPool
 from skillgate.server import meta_tools
 from skillgate.startup import Entry, cached_fit_startup, fit_startup
+from skillgate.tokens import CountCache
 from tests.conftest import REPO, text_of, write_skill
 
 pytestmark = pytest.mark.anyio
@@ -71,14 +76,19 @@ async def test_an_edit_between_two_runs_of_the_server_is_served(tmp_path: Path) 
         assert "Greet in French." in (client.instructions or "")
 
 
-@pytest.mark.parametrize("kind", ["catalog", "startup"])
+@pytest.mark.parametrize("kind", ["catalog", "startup", "tokens"])
 def test_a_corrupt_cache_file_is_ignored_with_one_warning_and_rebuilt(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
     root = tmp_path / "catalog"
     write_skill(root, "one")
     cache = DiskCache(tmp_path / "cache" / kind, kind)  # a folder of its own: warnings are once per folder
-    fill = (lambda: Catalog.load(root, cache)) if kind == "catalog" else (lambda: _fit(cache, "one"))
+    fills = {
+        "catalog": lambda: Catalog.load(root, cache),
+        "startup": lambda: _fit(cache, "one"),
+        "tokens": lambda: _counted(cache, ["a text", "another text"]),
+    }
+    fill = fills[kind]
     expected = fill()
     (written,) = _files(tmp_path / "cache" / kind)
     written.write_bytes(b"\x80\x05not a pickle at all")
@@ -103,6 +113,7 @@ def test_a_cache_folder_that_cannot_be_written_leaves_everything_working(
         assert list(Catalog.load(root, cache).skills) == ["one"]
         startup = DiskCache(blocker, "startup")
         assert _fit(startup, "one") == _fit(None, "one")
+        assert _counted(DiskCache(blocker, "tokens"), ["some words"]) == _counted(None, ["some words"])
     assert len([r for r in caplog.records if "cannot be written" in r.getMessage()]) == 1
 
 
@@ -130,6 +141,38 @@ def test_the_cached_startup_text_equals_a_fresh_fit(tmp_path: Path) -> None:
         assert cached_fit_startup(entries, meta_tools, cache) == fresh  # read back
     changed = [Entry("one", "Now does other things.")]
     assert "other things" in cached_fit_startup(changed, meta_tools, cache).instructions
+
+
+def _counted(cache: DiskCache | None, texts: list[str]) -> list[int]:
+    """Token counts through a CountCache on `cache` (saved, as a load does)."""
+    counts = CountCache(cache, "catalog-digest")
+    found = [counts.count(text) for text in texts]
+    counts.save()
+    return found
+
+
+async def test_section_token_counts_come_back_without_the_tokenizer_and_follow_edits(tmp_path: Path) -> None:
+    root = tmp_path / "catalog"
+    skill = write_skill(
+        root, "long", body="# Long\n\n## A\n\n" + "alpha words. " * 300 + "\n\n## B\n\nbeta\n"
+    )
+    disk = DiskCache(tmp_path / "cache", "tokens")
+
+    async def sections(counts: CountCache) -> list[tuple[str, int]]:
+        async with UpstreamPool(os.environ) as pool:
+            loaded = await Gateway(Catalog.load(root), pool, counts=counts).load_skill("long")
+            return [(s.heading, s.tokens) for s in loaded.sections]
+
+    fresh = await sections(CountCache())
+    assert await sections(CountCache(disk, "c")) == fresh  # counted, and written
+    tokens._encoding.cache_clear()
+    assert await sections(CountCache(disk, "c")) == fresh  # as a restarted server reads them back
+    assert tokens._encoding.cache_info().currsize == 0  # without loading the tokenizer
+    (skill / "SKILL.md").write_text(
+        (skill / "SKILL.md").read_text().replace("beta", "beta gamma delta epsilon")
+    )
+    edited = await sections(CountCache(disk, "c"))
+    assert edited == await sections(CountCache()) and edited != fresh  # an edited section is counted anew
 
 
 def _fit(cache: DiskCache | None, name: str) -> object:

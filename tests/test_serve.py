@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -83,11 +84,46 @@ async def upstream_pid(client: Client) -> int:
     return int(text_of(await client.call_tool("call_skill", {"name": "f", "tool": "pid"})))
 
 
-async def test_no_upstream_outlives_a_gateway_whose_client_closed(faulty_catalog: Path) -> None:
-    async with Client(gateway_params(faulty_catalog)) as client:
+async def test_nothing_outlives_a_gateway_whose_client_closed(
+    faulty_catalog: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The quick exit after stdin closes still stops the upstream and the render workers, and the
+    audit line of the last call is on disk."""
+    outside = tmp_path_factory.mktemp("settings")  # not in the catalog folder
+    audit = outside / "audit.jsonl"
+    config = outside / "skillgate.toml"
+    config.write_text(f"[audit]\npath = {json.dumps(str(audit))}\n")
+    params = gateway_params(faulty_catalog)
+    params.args += ["--config", str(config)]
+    async with Client(params) as client:
         pid = await upstream_pid(client)
-        assert pid_alive(pid)
-    assert wait_until_dead(pid)
+        loaded = await client.call_tool("load_skill", {"name": "f"})  # a render worker serves it
+        assert not loaded.is_error
+        gateway = next(p for p in _children(os.getpid()) if "skillgate" in _command(p))
+        workers = [p for p in _children(gateway) if "render_worker" in _command(p)]
+        assert pid_alive(pid) and workers
+    assert wait_until_dead(pid) and all(wait_until_dead(w) for w in workers) and wait_until_dead(gateway)
+    assert json.loads(audit.read_text().splitlines()[-1])["method"] == "load_skill"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 @pytest.fixture

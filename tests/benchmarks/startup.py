@@ -4,7 +4,9 @@
   locked skills, on a first start (empty caches) and on a restart;
 - `skillgate --help` and `skillgate list` wall time;
 - resident memory of a stdio server of the example catalog after `initialize` and a
-  `list_skills`, before any upstream starts.
+  `list_skills`, before any upstream starts;
+- a list -> load -> call flow ("what time is it in Tokyo") with a new stdio session per tool
+  call (spawn, handshake, tools/list, the call, exit), as LangChain's MCP adapter does by default.
 
 Run: make bench   (or: python -m tests.benchmarks.startup [--runs 5])
 Writes tests/benchmarks/results/startup.json.
@@ -88,6 +90,40 @@ def initialize_figures(catalog: Path, runs: int) -> dict[str, Any]:
     }
 
 
+FLOW = [
+    ("list_skills", {"query": "what time is it in Tokyo"}),
+    ("load_skill", {"name": "time-zones"}),
+    (
+        "call_skill",
+        {"name": "time-zones", "tool": "get_current_time", "arguments": {"timezone": "Asia/Tokyo"}},
+    ),
+]
+
+
+async def _flow(cache: Path) -> float:
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(
+        command=SKILLGATE[0], args=[*SKILLGATE[1:], "serve", str(EXAMPLES)], cwd=str(REPO), env=_env(cache)
+    )
+    started = time.perf_counter()
+    for tool, arguments in FLOW:
+        async with Client(params, mode="legacy") as client:
+            await client.list_tools()
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error, result
+    return time.perf_counter() - started
+
+
+def session_per_call_s(runs: int) -> float:
+    """Median seconds of the whole flow, caches warm (one flow first)."""
+    import anyio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        anyio.run(_flow, Path(tmp))
+        return round(statistics.median(anyio.run(_flow, Path(tmp)) for _ in range(runs)), 3)
+
+
 def cli_seconds(args: list[str], runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -104,6 +140,7 @@ def main(runs: int) -> dict[str, Any]:
         figures["locked_1000"] = initialize_figures(Path(tmp), runs)
     figures["help_s"] = cli_seconds(["--help"], runs)
     figures["list_s"] = cli_seconds(["list", str(EXAMPLES)], runs)
+    figures["session_per_call_flow_s"] = session_per_call_s(min(runs, 3))
     return figures
 
 
@@ -127,6 +164,10 @@ def report(f: dict[str, Any]) -> str:
     ]
     lines.append(
         f"first start (empty caches): examples {ex['first_start_s']} s, 1,000 locked {big['first_start_s']} s"
+    )
+    lines.append(
+        f"list -> load -> call, a new stdio session per call (LangChain's default): "
+        f"{f['session_per_call_flow_s']} s (10-14 s in the issue)"
     )
     return "\n".join(lines)
 
