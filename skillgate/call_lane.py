@@ -32,6 +32,8 @@ from mcp_types import methods
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from skillgate import tracing
+from skillgate.jsonrpc import message_of
+from skillgate.models import META_TOOLS
 
 if TYPE_CHECKING:
     from skillgate.server import Caller, SkillgateServer
@@ -45,9 +47,6 @@ PROTOCOL_VERSION = types.PROTOCOL_VERSION_META_KEY
 CLIENT_INFO = types.CLIENT_INFO_META_KEY
 CLIENT_CAPABILITIES = types.CLIENT_CAPABILITIES_META_KEY
 SERVER_INFO = types.SERVER_INFO_META_KEY
-
-
-META_TOOLS = ("call_skill", "list_skills", "load_skill")
 
 
 class CallLane:
@@ -68,9 +67,9 @@ class CallLane:
         """The request on this line if the lane answers it; None hands the line to the SDK."""
         if b"_skill" not in line:  # no meta-tool named
             if b"notifications/" in line or b"initialize" in line:
-                self._watch(_object(line))
+                self._watch(message_of(line))
             return None
-        message = _object(line)
+        message = message_of(line)
         request = call_request(message, self.app)
         if request is None:
             self._watch(message)  # a handshake may name a skill too
@@ -85,7 +84,7 @@ class CallLane:
         """True when the line is a cancellation of a call the lane holds: cancelled, not forwarded."""
         if not self._in_flight or b"notifications/cancelled" not in line:
             return False
-        message = _object(line)
+        message = message_of(line)
         params = message.get("params") if message is not None else None
         if not isinstance(params, dict):
             return False
@@ -213,14 +212,6 @@ def _progress(token: str | int, send: Send) -> ProgressFn:
         await send(_line({"jsonrpc": "2.0", "method": "notifications/progress", "params": params}))
 
     return report
-
-
-def _object(line: bytes) -> dict[str, Any] | None:
-    try:
-        message = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    return message if isinstance(message, dict) else None
 
 
 def client_of(info: Any) -> dict[str, Any]:

@@ -182,7 +182,7 @@ class McpEndpoint:
         if self.lane is not None and http_lane.wants(scope, request.headers):
             lane, servers = self.lane
             body, complete = await http_lane.read_body(receive)
-            if complete and await lane.answer(servers[profile], scope, body, receive, send):
+            if complete and await lane.answer(servers[profile], request, body, receive, send):
                 return
             receive = http_lane.replay(body, complete, receive)
         await self.apps[profile](scope, receive, send)

@@ -16,7 +16,6 @@ error), and everything while tracing is on.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -30,8 +29,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from skillgate.call_lane import META_TOOLS, call_request, client_of, respond
+from skillgate.call_lane import call_request, client_of, respond
+from skillgate.jsonrpc import message_of
 from skillgate.limits import HTTP_BODY_BYTES
+from skillgate.models import META_TOOLS
 
 if TYPE_CHECKING:
     from skillgate.server import SkillgateServer
@@ -87,19 +88,15 @@ class HttpCallLane:
         self._used = False
 
     async def answer(
-        self, app: SkillgateServer, scope: Scope, body: bytes, receive: Receive, send: Send
+        self, app: SkillgateServer, request: Request, body: bytes, receive: Receive, send: Send
     ) -> bool:
         """Answer the call if the lane may; False leaves the request to the SDK."""
         from skillgate.server import Caller, session_tag
 
-        request = Request(scope)
         has_json, has_sse = check_accept_headers(request)
         if not (has_json and has_sse) or find_duplicated_routing_header(request.headers.items()) is not None:
             return False
-        try:
-            message = call_request(json.loads(body), app)
-        except (ValueError, RecursionError):
-            return False
+        message = call_request(message_of(body), app)
         if message is None:
             return False
         params: dict[str, Any] = message["params"]
@@ -133,5 +130,5 @@ class HttpCallLane:
             tg.start_soon(run, tg.cancel_scope)
             tg.start_soon(watch_disconnect, tg.cancel_scope)
         if answer:
-            await Response(answer[0], media_type="application/json")(scope, receive, send)
+            await Response(answer[0], media_type="application/json")(request.scope, receive, send)
         return True

@@ -22,7 +22,7 @@ from mcp import MCPError
 from mcp.shared.dispatcher import CallOptions, ProgressFnT
 
 from skillgate.jsonrpc import Lines, Stamp, error_of, lane_id, progress_of
-from skillgate.limits import UPSTREAM_LINE_BYTES
+from skillgate.limits import MESSAGE_BYTES
 
 ACCEPT = "application/json, text/event-stream"
 
@@ -91,20 +91,20 @@ async def _body(response: httpx2.Response) -> bytes:
     async for chunk in response.aiter_bytes():
         parts.append(chunk)
         size += len(chunk)
-        if size > UPSTREAM_LINE_BYTES:
-            raise ValueError(f"an answer over {UPSTREAM_LINE_BYTES:,} bytes")
+        if size > MESSAGE_BYTES:
+            raise ValueError(f"an answer over {MESSAGE_BYTES:,} bytes")
     return b"".join(parts)
 
 
 async def _events(response: httpx2.Response) -> AsyncIterator[str]:
     """The `data` of each server-sent event (comments, ids and pings skipped)."""
-    lines = Lines(UPSTREAM_LINE_BYTES)
+    lines = Lines(MESSAGE_BYTES)
     data: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         for line in lines.feed(chunk):
             if line is None:
-                raise ValueError(f"an event over {UPSTREAM_LINE_BYTES:,} bytes")
+                raise ValueError(f"an event over {MESSAGE_BYTES:,} bytes")
             line = line.removesuffix(b"\r")
             if not line:
                 if data:
@@ -113,7 +113,7 @@ async def _events(response: httpx2.Response) -> AsyncIterator[str]:
             elif line.startswith(b"data:"):
                 data.append(line[5:].removeprefix(b" "))
                 size += len(line)
-                if size > UPSTREAM_LINE_BYTES:
-                    raise ValueError(f"an event over {UPSTREAM_LINE_BYTES:,} bytes")
+                if size > MESSAGE_BYTES:
+                    raise ValueError(f"an event over {MESSAGE_BYTES:,} bytes")
     if data:
         yield b"\n".join(data).decode()

@@ -4,6 +4,7 @@ stamp, answer errors and progress parameters read defensively, and the lane's re
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
@@ -28,6 +29,16 @@ def lane_id() -> str:
 
 def is_lane_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith("sg-")
+
+
+def message_of(data: bytes | str) -> dict[str, Any] | None:
+    """A JSON-RPC message read off the wire: the JSON object, or None for anything else (not JSON,
+    not an object, nested past Python's recursion limit, a number past its digit limit)."""
+    try:
+        message = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return message if isinstance(message, dict) else None
 
 
 def error_of(error: Any) -> types.ErrorData:

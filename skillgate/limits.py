@@ -25,7 +25,7 @@ TEMPLATE_EXPRESSION_DEPTH = 32  # parentheses/brackets inside each other, or fil
 # Requests.
 HTTP_BODY_BYTES = 4 * 1024 * 1024  # one HTTP request to /mcp
 ARGUMENT_BYTES = 1_000_000  # the arguments of one call_skill, as JSON
-UPSTREAM_LINE_BYTES = 64 * 1024 * 1024  # one JSON-RPC message from a stdio upstream
+MESSAGE_BYTES = 64 * 1024 * 1024  # one JSON-RPC message: a stdio line (either way), an upstream's HTTP answer
 
 # Rendering (in a worker process).
 RENDER_SECONDS = 2.0  # default wall-clock limit per render; [render] timeout in the settings

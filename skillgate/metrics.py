@@ -16,12 +16,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import ValidationError
 
 from skillgate.errors import SkillgateError
+from skillgate.models import META_TOOLS
 
 if TYPE_CHECKING:
     from skillgate.audit import AuditLog
     from skillgate.gateway import Gateway
 
-META_TOOLS = ("list_skills", "load_skill", "call_skill")
 UNKNOWN = "(unknown)"
 STATES = ("stopped", "starting", "ready", "backoff")
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+META_TOOLS = ("list_skills", "load_skill", "call_skill")  # the tools skillgate itself serves
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, frozen=True)

@@ -22,10 +22,10 @@ import mcp_types as types
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 
+from skillgate.limits import MESSAGE_BYTES
+
 if TYPE_CHECKING:
     from skillgate.call_lane import CallLane
-
-MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
 def _pipe_like(fd: int) -> bool:
@@ -51,7 +51,7 @@ async def serving_streams(lane: CallLane | None = None) -> AsyncIterator[tuple[A
     os.dup2(null, 0)
     os.dup2(2, 1)
     os.close(null)
-    reader = asyncio.StreamReader(limit=MAX_LINE_BYTES)
+    reader = asyncio.StreamReader(limit=MESSAGE_BYTES)
     read_transport, _ = await loop.connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(wire_in, "rb", buffering=0)
     )

@@ -33,8 +33,8 @@ from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.message import SessionMessage
 
-from skillgate.jsonrpc import Lines, Stamp, error_of, is_lane_id, lane_id, progress_of
-from skillgate.limits import UPSTREAM_LINE_BYTES
+from skillgate.jsonrpc import Lines, Stamp, error_of, is_lane_id, lane_id, message_of, progress_of
+from skillgate.limits import MESSAGE_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +122,8 @@ class StdioPipe:
 
     def _take(self, line: bytes, tg: anyio.abc.TaskGroup) -> bool:
         """True if the line is an answer to, or progress of, a request of the lane."""
-        try:
-            message = json.loads(line)
-        except (ValueError, RecursionError):
-            return False
-        if not isinstance(message, dict):
+        message = message_of(line)
+        if message is None:
             return False
         request_id = message.get("id")
         if is_lane_id(request_id) and "method" not in message:
@@ -151,13 +148,13 @@ class StdioPipe:
     async def _read(self, to_session: Any, tg: anyio.abc.TaskGroup) -> None:
         """Lines from stdout: the lane's to their waiters, the rest parsed for the SDK session."""
         assert self._process.stdout is not None
-        lines = Lines(UPSTREAM_LINE_BYTES)
+        lines = Lines(MESSAGE_BYTES)
         try:
             async with to_session:
                 async for chunk in self._process.stdout:
                     for line in lines.feed(chunk):
                         if line is None:
-                            await to_session.send(ValueError(f"a message over {UPSTREAM_LINE_BYTES:,} bytes"))
+                            await to_session.send(ValueError(f"a message over {MESSAGE_BYTES:,} bytes"))
                         elif not (self._waiters and b'"sg-' in line and self._take(line, tg)):
                             await to_session.send(_parsed(line))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError):

@@ -127,30 +127,6 @@ def server_span(tool: str, request_id: str | int, version: str, meta: Mapping[st
         yield
 
 
-@contextmanager
-def client_span(tool: str, params: dict[str, Any]) -> Iterator[None]:
-    """For a tools/call an upstream lane sends, the span the SDK's dispatcher makes around the
-    requests it sends (`MCP send tools/call <tool>`); its `traceparent` goes into the `_meta`
-    of `params`."""
-    if _tracer is None:
-        yield
-        return
-    from mcp import MCPError
-    from mcp.shared._otel import inject_trace_context, otel_span
-    from opentelemetry.trace import SpanKind, StatusCode
-
-    attributes = {"mcp.method.name": "tools/call"}
-    with otel_span(f"MCP send tools/call {tool}", kind=SpanKind.CLIENT, attributes=attributes) as span:
-        inject_trace_context(params.setdefault("_meta", {}))
-        try:
-            yield
-        except MCPError as exc:
-            code = str(exc.error.code)
-            span.set_attributes({"error.type": code, "rpc.response.status_code": code})
-            span.set_status(StatusCode.ERROR, exc.error.message)
-            raise
-
-
 def set_outcome(span: Any, outcome: str) -> None:
     if span is not None:
         span.set_attribute("skillgate.outcome", outcome)

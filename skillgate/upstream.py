@@ -143,11 +143,7 @@ class Upstream:
                         progress_callback=self._masked(progress),
                     )
                     return self._redact_result(result)
-            if self._secrets and any(
-                secret in json.dumps(raw, ensure_ascii=False) for secret in self._secrets
-            ):
-                raw = _map_strings(raw, self.redact)
-            result = types.CallToolResult.model_validate(raw, by_name=False)
+            result = types.CallToolResult.model_validate(self._mask(raw), by_name=False)
             if not result.is_error:
                 await client.session.validate_tool_result(tool, result)
             return result
@@ -196,17 +192,13 @@ class Upstream:
         params: dict[str, Any] = {"name": tool, "arguments": arguments}
         try:
             if self._pipe is not None:
-                with tracing.client_span(tool, params):
-                    raw = await self._pipe.request(
-                        "tools/call", params, session._stamp, timeout=timeout, progress=progress
-                    )
+                raw = await self._pipe.request(
+                    "tools/call", params, session._stamp, timeout=timeout, progress=progress
+                )
             elif self._http is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS:
                 http, url = self._http
-                with tracing.client_span(tool, params):
-                    raw = await post_call(
-                        http, url, params, session._stamp, timeout=timeout, progress=progress
-                    )
-            else:  # the dispatcher makes the SDK's client span itself
+                raw = await post_call(http, url, params, session._stamp, timeout=timeout, progress=progress)
+            else:
                 data: dict[str, Any] = {"method": "tools/call", "params": params}
                 opts: CallOptions = {"timeout": timeout}
                 if progress is not None:
@@ -227,9 +219,17 @@ class Upstream:
         if not self._secrets:
             return model
         wire = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-        if not any(secret in json.dumps(wire, ensure_ascii=False) for secret in self._secrets):
-            return model
-        return cls.model_validate(_map_strings(wire, self.redact))
+        masked = self._mask(wire)
+        return model if masked is wire else cls.model_validate(masked)
+
+    def _mask(self, wire: Any) -> Any:
+        """`wire` (JSON data) itself when no `${VAR}` value appears in it, else a copy with every
+        one masked."""
+        if not self._secrets or not any(
+            secret in json.dumps(wire, ensure_ascii=False) for secret in self._secrets
+        ):
+            return wire
+        return _map_strings(wire, self.redact)
 
     def _masked(self, progress: ProgressFn | None) -> ProgressFn | None:
         """The progress callback, with secrets masked in the messages it forwards."""

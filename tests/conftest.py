@@ -127,47 +127,51 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 
 
 
 @contextmanager
-def faulty_http() -> Iterator[str]:
-    """The fault-injecting test server (an SDK server) over streamable HTTP; yields its /mcp URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.faulty", "--http", str(port)], cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        process.wait(20)
-
-
-@pytest.fixture(scope="session")
-def everything_http() -> Iterator[str]:
-    """npm server-everything over streamable HTTP; yields its /mcp URL."""
-    yield from _everything("streamableHttp", "/mcp")
-
-
-@pytest.fixture(scope="session")
-def everything_sse() -> Iterator[str]:
-    """npm server-everything over legacy SSE; yields its /sse URL."""
-    yield from _everything("sse", "/sse")
-
-
-def _everything(transport: str, path: str) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["node", str(NPM / "server-everything" / "dist" / "index.js"), transport],
-        env={**os.environ, "PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def listening(
+    argv: list[str], port: int, path: str = "", env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[str]:
+    """Run a server that listens on `port`; yield `http://127.0.0.1:PORT{path}` once it does, and
+    stop it afterwards."""
+    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}{path}"
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(20)
+
+
+@contextmanager
+def faulty_http() -> Iterator[str]:
+    """The fault-injecting test server (an SDK server) over streamable HTTP; yields its /mcp URL."""
+    port = free_port()
+    with listening(
+        [sys.executable, "-m", "tests.servers.faulty", "--http", str(port)], port, "/mcp", cwd=REPO
+    ) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def everything_http() -> Iterator[str]:
+    """npm server-everything over streamable HTTP; yields its /mcp URL."""
+    with everything_server("streamableHttp", "/mcp") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def everything_sse() -> Iterator[str]:
+    """npm server-everything over legacy SSE; yields its /sse URL."""
+    with everything_server("sse", "/sse") as url:
+        yield url
+
+
+@contextmanager
+def everything_server(transport: str, path: str) -> Iterator[str]:
+    """npm server-everything on a free port over `transport`; yields its URL (ending in `path`)."""
+    port = free_port()
+    command = ["node", str(NPM / "server-everything" / "dist" / "index.js"), transport]
+    with listening(command, port, path, env={**os.environ, "PORT": str(port)}) as url:
+        yield url
 
 
 def text_of(result: Any) -> str:

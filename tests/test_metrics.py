@@ -13,7 +13,7 @@ import httpx2
 import pytest
 from mcp import Client
 
-from tests.conftest import REPO, faulty_server, free_port, wait_for_port, write_skill
+from tests.conftest import REPO, faulty_server, free_port, listening, write_skill
 from tests.support.replica import serving
 
 pytestmark = pytest.mark.anyio
@@ -48,17 +48,10 @@ def prometheus(tmp_path: Path, gateway: tuple[str, int]) -> Iterator[str]:
         "scrape_configs:\n"
         f"  - job_name: skillgate\n    static_configs: [{{targets: ['127.0.0.1:{gateway[1]}']}}]\n"
     )
-    process = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(20)
+    command = [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+               f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    with listening(command, port) as url:
+        yield url
 
 
 def query(prometheus: str, expression: str) -> float | None:

@@ -14,7 +14,6 @@ Writes tests/benchmarks/results/catalog_recall.json.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from typing import Any
@@ -24,7 +23,7 @@ from skillgate.search import tokenize
 from skillgate.server import meta_tools
 from skillgate.startup import Entry, fit_startup
 from tests.benchmarks.catalogs import recorded_servers
-from tests.benchmarks.core import RESULTS
+from tests.benchmarks.core import publish
 from tests.benchmarks.search_quality import kebab, metatool, voice
 
 SIZES = [5, 100, 1000]
@@ -94,8 +93,7 @@ def main() -> dict[str, Any]:
 
 if __name__ == "__main__":
     figures = main()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "catalog_recall.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    publish("catalog_recall", figures)
     print("recall: need's skill listed with a description that mentions the need; listed: its name is")
     print("in the instructions; kept: of listed skills whose whole description mentions the need, the")
     print("share whose shown (possibly cut) description still does")

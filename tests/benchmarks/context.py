@@ -12,7 +12,6 @@ Writes tests/benchmarks/results/context.json. Tokens are o200k_base (bpe-openai,
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import mcp_types as types
 from skillgate.startup import STARTUP_BUDGET, startup_tokens, tools_tokens
 from skillgate.tokens import count_tokens
 from tests.benchmarks.catalogs import recorded_servers, write_catalog
-from tests.benchmarks.core import RESULTS
+from tests.benchmarks.core import publish
 from tests.conftest import EXAMPLES, gateway_client
 
 SIZES = [100, 1000, 10000]
@@ -95,6 +94,4 @@ def report(f: dict[str, Any]) -> str:
 
 if __name__ == "__main__":
     figures = anyio.run(main)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "context.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(report(figures))
+    publish("context", figures, report)

@@ -96,6 +96,16 @@ async def main(n: int) -> dict[str, Any]:
     return figures
 
 
+def publish(
+    name: str, figures: dict[str, Any], report: Callable[[dict[str, Any]], str] | None = None
+) -> None:
+    """Write a bench's figures to results/NAME.json and print its report."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    if report is not None:
+        print(report(figures))
+
+
 def report(figures: dict[str, Any]) -> str:
     lines = [
         f"startup context (tools/list + instructions): {figures['startup_tokens']} tokens (o200k_base)",
@@ -117,6 +127,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
     figures = anyio.run(main, parser.parse_args().calls)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "core.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(report(figures))
+    publish("core", figures, report)

@@ -29,10 +29,10 @@ import httpx2
 from mcp import Client
 
 from skillgate.catalog import Catalog
+from tests.benchmarks.core import publish
 from tests.conftest import EXAMPLES, REPO, text_of, write_skill
 from tests.support.replica import serving
 
-RESULTS = Path(__file__).parent / "results"
 SECRET = "probe-secret-4f1c9a"
 HANG_SECONDS = 15.0
 
@@ -428,24 +428,17 @@ async def probe_secrets() -> dict[str, Any]:
                 process.wait(20)
         outputs.append(log.read_text())
         outputs.append(audit.read_text())
-        lock = subprocess.run(
-            [sys.executable, "-m", "skillgate", "lock", str(root), "described"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        outputs += [lock.stdout, lock.stderr, (root / "described" / "tools.lock.json").read_text()]
-        check = subprocess.run(
-            [sys.executable, "-m", "skillgate", "render", str(root), "described"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        outputs += [check.stdout, check.stderr]
+        for command in ("lock", "render"):
+            ran = subprocess.run(
+                [sys.executable, "-m", "skillgate", command, str(root), "described"],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            outputs += [ran.stdout, ran.stderr]
+        outputs.append((root / "described" / "tools.lock.json").read_text())
     return {"inputs": len(outputs), "secrets_found": sum(SECRET in text for text in outputs)}
 
 
@@ -495,6 +488,5 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=11)
     options = parser.parse_args()
     result = main(options.files, options.seed)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "hardening.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    publish("hardening", result)
     report(result)

@@ -10,7 +10,6 @@ Writes tests/benchmarks/results/http_load.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -20,7 +19,7 @@ from typing import Any
 import anyio
 from mcp import Client
 
-from tests.benchmarks.core import RESULTS
+from tests.benchmarks.core import publish
 from tests.conftest import EXAMPLES
 from tests.support.nginx import nginx
 from tests.support.replica import replica
@@ -103,6 +102,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=4.0)
     figures = main(parser.parse_args().seconds)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "http_load.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(report(figures))
+    publish("http_load", figures, report)

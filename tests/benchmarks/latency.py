@@ -8,7 +8,6 @@ Writes tests/benchmarks/results/latency.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -19,8 +18,8 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from tests.benchmarks.core import RESULTS, summary, timed
-from tests.conftest import EXAMPLES, NPM, REPO, faulty_http, free_port, gateway_client, write_skill
+from tests.benchmarks.core import publish, summary, timed
+from tests.conftest import EXAMPLES, REPO, everything_server, faulty_http, gateway_client, write_skill
 from tests.support.replica import replica
 
 TIME = {"timezone": "Asia/Tokyo"}
@@ -145,30 +144,15 @@ async def http_pair(everything: str, gateway: str, n: int) -> dict[str, Any]:
 
 
 def http_figures(n: int) -> dict[str, Any]:
-    import subprocess
-
-    port = free_port()
-    upstream = subprocess.Popen(
-        ["node", str(NPM / "server-everything" / "dist" / "index.js"), "streamableHttp"],
-        env={**os.environ, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        from tests.conftest import wait_for_port
-
-        wait_for_port(port, upstream)
-        everything = f"http://127.0.0.1:{port}/mcp"
-        with tempfile.TemporaryDirectory() as tmp:
-            write_skill(
-                Path(tmp),
-                "echoes",
-                "Echo.",
-                servers={"everything": {"url": everything, "allowedTools": ["echo"]}},
-            )
-            with replica(Path(tmp), "--warm") as (_, gateway):
-                return anyio.run(http_pair, everything, gateway, n)
-    finally:
-        upstream.terminate()
-        upstream.wait(10)
+    with everything_server("streamableHttp", "/mcp") as everything, tempfile.TemporaryDirectory() as tmp:
+        write_skill(
+            Path(tmp),
+            "echoes",
+            "Echo.",
+            servers={"everything": {"url": everything, "allowedTools": ["echo"]}},
+        )
+        with replica(Path(tmp), "--warm") as (_, gateway):
+            return anyio.run(http_pair, everything, gateway, n)
 
 
 async def http_era_pair(upstream: str, gateways: tuple[str, str], n: int, mode: str) -> dict[str, Any]:
@@ -248,6 +232,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
     figures = main(parser.parse_args().calls)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latency.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(report(figures))
+    publish("latency", figures, report)

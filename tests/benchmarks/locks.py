@@ -8,7 +8,6 @@ Prints a table and writes tests/benchmarks/results/locks.json.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import tempfile
@@ -18,7 +17,7 @@ from typing import Any
 
 import anyio
 
-from tests.benchmarks.core import RESULTS, timed
+from tests.benchmarks.core import publish, timed
 from tests.benchmarks.scale import measure_startup
 from tests.conftest import EXAMPLES, gateway_client
 
@@ -98,6 +97,4 @@ if __name__ == "__main__":
     parser.add_argument("--skills", type=int, default=1000)
     options = parser.parse_args()
     figures = anyio.run(main, options.calls, options.skills)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "locks.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(report(figures))
+    publish("locks", figures, report)

@@ -8,7 +8,6 @@ Writes tests/benchmarks/results/observability.json. Target (issue 14): metrics o
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -22,7 +21,7 @@ from skillgate.gateway import Gateway
 from skillgate.metrics import Metrics
 from skillgate.pool import UpstreamPool
 from skillgate.server import SkillgateServer
-from tests.benchmarks.core import RESULTS
+from tests.benchmarks.core import publish
 from tests.conftest import EXAMPLES
 
 TIME_CALL = {"name": "time-zones", "tool": "get_current_time", "arguments": {"timezone": "Asia/Tokyo"}}
@@ -102,8 +101,7 @@ if __name__ == "__main__":
         raise SystemExit(0)
     figures = anyio.run(measure, options.calls)
     figures["tracing"] = tracing_rounds(options.calls)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "observability.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    publish("observability", figures)
     p50 = figures["p50_ms"]
     print(
         f"call_skill p50 in process: metrics off {p50['off']} ms, on {p50['on']} ms "

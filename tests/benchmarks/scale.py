@@ -13,7 +13,6 @@ Writes tests/benchmarks/results/scale.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from tests.benchmarks.catalogs import write_catalog
-from tests.benchmarks.core import RESULTS, timed
+from tests.benchmarks.core import publish, timed
 from tests.conftest import REPO, gateway_client
 
 QUERIES = [
@@ -126,6 +125,4 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=200)
     options = parser.parse_args()
     figures = main(options.sizes, options.calls)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(report(figures))
+    publish("scale", figures, report)

@@ -34,7 +34,7 @@ from skillgate.ranking import HybridIndex
 from skillgate.ranking import Ranker as SkillRanker
 from skillgate.search import SearchDocument
 from tests.benchmarks.catalogs import recorded_servers
-from tests.benchmarks.core import RESULTS
+from tests.benchmarks.core import publish
 from tests.conftest import REPO
 
 # The MetaTool data lives in the team's shared folder beside the checkout; SKILLGATE_BENCH_DATA overrides.
@@ -177,6 +177,4 @@ def report(f: dict[str, Any]) -> str:
 
 if __name__ == "__main__":
     figures = main()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "search_quality.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(report(figures))
+    publish("search_quality", figures, report)

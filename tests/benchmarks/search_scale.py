@@ -25,7 +25,7 @@ from skillgate.embedder import BuiltinEmbedder
 from skillgate.ranking import HybridIndex, Ranker
 from skillgate.search import SearchDocument
 from tests.benchmarks.catalogs import synthetic_documents
-from tests.benchmarks.core import RESULTS
+from tests.benchmarks.core import publish
 from tests.benchmarks.search_quality import MULTI_NEED, VOICE
 
 TARGETS = {"embed_p50_ms": 1.0, "vectors_mb_10000": 50.0, "query_p50_ms": 5.0}
@@ -102,8 +102,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     figures = main(parser.parse_args().sizes)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "search_scale.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    publish("search_scale", figures)
     print(f"query embedding p50 (builtin): {figures['embed_p50_ms']} ms (target < 1 ms)")
     print(
         f"{'skills':>7} {'bm25 build':>10} {'cold build':>10} {'warm build':>10} {'vectors MB':>10} "

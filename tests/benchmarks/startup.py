@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmarks.catalogs import write_catalog
-from tests.benchmarks.core import RESULTS
+from tests.benchmarks.core import publish
 from tests.conftest import EXAMPLES, REPO
 
 SKILLGATE = [sys.executable, "-m", "skillgate"]
@@ -176,6 +176,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     figures = main(parser.parse_args().runs)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "startup.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(report(figures))
+    publish("startup", figures, report)

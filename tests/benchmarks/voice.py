@@ -9,7 +9,6 @@ Writes tests/benchmarks/results/voice.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from typing import Any
@@ -21,7 +20,7 @@ from mcp import Client
 
 from skillgate.catalog import Catalog
 from skillgate.tokens import count_tokens
-from tests.benchmarks.core import RESULTS, timed
+from tests.benchmarks.core import publish, timed
 from tests.conftest import EXAMPLES, gateway_client
 from tests.livekit_agent import skillgate_http
 from tests.support.replica import replica
@@ -118,6 +117,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
     figures = main(parser.parse_args().calls)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "voice.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(report(figures))
+    publish("voice", figures, report)

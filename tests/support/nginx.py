@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import free_port, listening
 
 CONFIG = """
 daemon off;
@@ -55,14 +54,5 @@ def nginx(directory: Path, replicas: Sequence[int]) -> Iterator[str]:
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     (directory / "nginx.conf").write_text(nginx_config(directory, port, replicas))
-    process = subprocess.Popen(
-        [binary, "-p", str(directory), "-c", str(directory / "nginx.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with listening([binary, "-p", str(directory), "-c", str(directory / "nginx.conf")], port) as url:
+        yield url
