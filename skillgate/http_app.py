@@ -25,9 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from skillgate import http_lane
 from skillgate.gateway import Gateway
-from skillgate.http_lane import HttpCallLane
 from skillgate.limits import ARGUMENT_BYTES as MAX_ARGUMENT_BYTES
 from skillgate.limits import HTTP_BODY_BYTES
 from skillgate.profile import DEFAULT_PROFILE
@@ -146,12 +144,10 @@ class McpEndpoint:
         apps: dict[str, StreamableHTTPASGIApp],
         tokens: Tokens,
         on_too_large: Callable[[str, int], None] = lambda profile, size: None,
-        lane: tuple[HttpCallLane, dict[str, SkillgateServer]] | None = None,
     ) -> None:
         self.apps = apps
         self.tokens = tokens
         self.on_too_large = on_too_large
-        self.lane = lane
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
@@ -179,12 +175,6 @@ class McpEndpoint:
         if size.isdigit() and int(size) > HTTP_BODY_BYTES:
             self.on_too_large(profile, int(size))
             return await _too_large(int(size))(scope, receive, send)
-        if self.lane is not None and http_lane.wants(scope, request.headers):
-            lane, servers = self.lane
-            body, complete = await http_lane.read_body(receive)
-            if complete and await lane.answer(servers[profile], request, body, receive, send):
-                return
-            receive = http_lane.replay(body, complete, receive)
         await self.apps[profile](scope, receive, send)
 
 
@@ -209,7 +199,6 @@ def build_app(
     extra_hosts: list[str],
     lifespan: Callable[[], AsyncIterator[None]],
     metrics: Metrics | None = None,
-    lane: bool = True,
 ) -> Starlette:
     """The Starlette app. `lifespan` runs around the session managers (pool, watcher...)."""
     hosts = allowed_hosts(host, extra_hosts)
@@ -231,7 +220,6 @@ def build_app(
         {name: StreamableHTTPASGIApp(m) for name, m in managers.items()},
         tokens,
         too_large,
-        (HttpCallLane(), servers) if lane else None,
     )
     state = {"ready": False}
 

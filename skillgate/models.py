@@ -18,41 +18,55 @@ class _Model(BaseModel):
 
 
 class SkillSummary(_Model):
-    name: str
+    """One skill of a list_skills answer."""
+
+    name: str = Field(description="Skill name, for load_skill and call_skill.")
     description: str = Field(description="First line of the skill's description.")
     tools: list[str] = Field(description="Tool names (or allowlist patterns until the server is known).")
     score: float | None = Field(default=None, description="Relevance, when searching.")
 
 
 class SkillPage(_Model):
-    skills: list[SkillSummary]
+    """A list_skills answer: one page of the catalog, or the ranked matches of a query."""
+
+    skills: list[SkillSummary] = Field(description="In name order, or best match first with a query.")
     total: int = Field(description="Number of matching skills.")
-    next_cursor: str | None = Field(default=None, alias="nextCursor")
+    next_cursor: str | None = Field(
+        default=None, alias="nextCursor", description="cursor= for the next page; absent on the last."
+    )
 
 
 class ToolSpec(_Model):
-    name: str
-    description: str | None = None
-    input_schema: dict[str, Any] = Field(alias="inputSchema")
+    """One tool a skill allows."""
+
+    name: str = Field(description="Tool name, for call_skill.")
+    description: str | None = Field(default=None, description="The upstream's description of the tool.")
+    input_schema: dict[str, Any] = Field(alias="inputSchema", description="JSON schema of its arguments.")
 
 
 class FileInfo(_Model):
-    path: str
-    size: int
+    """One of a skill's other files."""
+
+    path: str = Field(description="Path inside the skill folder, for file=PATH.")
+    size: int = Field(description="Size in bytes.")
 
 
 class Section(_Model):
-    heading: str
-    level: int
+    """One heading of the instructions."""
+
+    heading: str = Field(description="Heading text, for section=HEADING.")
+    level: int = Field(description="Heading level (1 for #).")
     tokens: int = Field(description="Tokens of the section with its subsections.")
 
 
 class LoadedSkill(_Model):
-    name: str
-    description: str
+    """A load_skill answer: a skill's instructions, tools and files."""
+
+    name: str = Field(description="Skill name.")
+    description: str = Field(description="The skill's description.")
     instructions: str = Field(description="Rendered Markdown (one section if asked).")
-    sections: list[Section]
-    tools: list[ToolSpec]
+    sections: list[Section] = Field(description="Headings of the whole instructions, in order.")
+    tools: list[ToolSpec] = Field(description="Allowed tools with their input schemas.")
     files: list[FileInfo] = Field(description="Other files; load one with file=PATH.")
     variables: dict[str, str | None] | None = Field(
         default=None, description="Template variables the skill reads, with their defaults (null: none)."
@@ -64,12 +78,24 @@ class LoadedSkill(_Model):
 
 
 class LoadedFile(_Model):
-    name: str
-    path: str
-    size: int
-    mime_type: str = Field(alias="mimeType")
-    text: str | None = None
+    """A load_skill answer with file=PATH: one of the skill's files."""
+
+    name: str = Field(description="Skill name.")
+    path: str = Field(description="Path inside the skill folder.")
+    size: int = Field(description="Size in bytes.")
+    mime_type: str = Field(alias="mimeType", description="Media type, from the file name.")
+    text: str | None = Field(default=None, description="Content, for UTF-8 text files.")
     blob: str | None = Field(default=None, description="Base64, for files that are not UTF-8 text.")
+
+
+# call_skill's `outputSchema`: what the upstream returned, whatever its shape.
+UPSTREAM_RESULT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "The upstream tool's structuredContent, unchanged; when it gave none, "
+        '{"content": [...]}: a copy of its content blocks.'
+    ),
+}
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
@@ -103,43 +129,69 @@ class CallSkillArgs(_Model):
     arguments: dict[str, Any] | None = Field(default=None, description="The tool's arguments.")
 
 
-def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """A model's JSON schema without titles, with `$defs` inlined: small for the model's context."""
+def compact_schema(model: type[BaseModel], *, titles: bool = False) -> dict[str, Any]:
+    """A model's JSON schema with `$defs` inlined and without the `title`s that only repeat names:
+    small for the model's context. `titles` keeps the titles of objects (the models' names), which
+    typed clients name their classes after.
+
+    A field that defaults to None is left out of the wire (see `dump`), so null is not one of its
+    values; elsewhere (a mapping's values) null stays.
+    """
     schema = model.model_json_schema(by_alias=True)
     defs = schema.pop("$defs", {})
 
     def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return walk(defs[node["$ref"].split("/")[-1]])
-            if "anyOf" in node and {"type": "null"} in node["anyOf"]:
-                rest = [n for n in node["anyOf"] if n != {"type": "null"}]
-                only = rest[0] if len(rest) == 1 else {"anyOf": rest}
-                node = {**{k: v for k, v in node.items() if k != "anyOf"}, **only}
-            drop = {"title", "default"} | (
-                {"additionalProperties"} if node.get("additionalProperties") is True else set()
-            )
-            return {k: walk(v) for k, v in node.items() if k not in drop}
         if isinstance(node, list):
             return [walk(n) for n in node]
-        return node
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:  # the definition, with what the reference adds (its description)
+            extra = {k: v for k, v in node.items() if k != "$ref"}
+            return walk({**defs[node["$ref"].split("/")[-1]], **extra})
+        if "default" in node and node["default"] is None and {"type": "null"} in node.get("anyOf", []):
+            rest = [n for n in node["anyOf"] if n != {"type": "null"}]
+            only = rest[0] if len(rest) == 1 else {"anyOf": rest}
+            node = {**{k: v for k, v in node.items() if k != "anyOf"}, **only}
+        drop = {"default"} | ({"additionalProperties"} if node.get("additionalProperties") is True else set())
+        if not (titles and "properties" in node):
+            drop.add("title")
+        return {
+            k: {name: walk(spec) for name, spec in v.items()} if k == "properties" else walk(v)
+            for k, v in node.items()
+            if k not in drop
+        }
 
     result: dict[str, Any] = walk(schema)
     return result
 
 
-def shallow_schema(*models: type[BaseModel]) -> dict[str, Any]:
-    """An `outputSchema` naming only the fields every result has: an object with them required.
+def output_schema(*models: type[BaseModel]) -> dict[str, Any]:
+    """A tool's `outputSchema`: the whole shape of its `structuredContent`, every field described.
 
-    Output schemas sit in every client's startup context, where each property costs tokens
-    that no model needs (the text of each result says it all); the full shapes are in the
-    README. With several models (a result that is one of them), the common fields are required.
+    Models never read it (hosts show them names, descriptions and input schemas), so it costs no
+    tokens; typed clients build their result classes from it, named after the models. A result
+    that is one of several models is one object with all their fields, whose `oneOf` says which
+    fields each model requires: the root must be an object (MCP before 2026-07-28), and clients
+    such as fastmcp build their class from the root's `properties` only.
     """
-    required: set[str] | None = None
-    for model in models:
-        names = set(compact_schema(model).get("required", []))
-        required = names if required is None else required & names
-    return {"type": "object", "required": sorted(required or ())}
+    schemas = [compact_schema(model, titles=True) for model in models]
+    if len(schemas) == 1:
+        return schemas[0]
+    properties: dict[str, Any] = {}
+    for schema in schemas:
+        for name, spec in schema["properties"].items():
+            if properties.setdefault(name, spec) != spec:
+                raise ValueError(f"field {name!r} differs between {[m.__name__ for m in models]}")
+    required = set.intersection(*(set(schema["required"]) for schema in schemas))
+    return {
+        "title": "Or".join(model.__name__ for model in models),
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name in required],
+        "oneOf": [
+            {"title": s["title"], "description": s["description"], "required": s["required"]} for s in schemas
+        ],
+    }
 
 
 def lean_schema(schema: Any) -> Any:

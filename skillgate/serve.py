@@ -20,7 +20,6 @@ from skillgate.catalog import Catalog
 from skillgate.disk_cache import DiskCache
 from skillgate.errors import UsageError
 from skillgate.gateway import Gateway
-from skillgate.jsonrpc import lanes_enabled
 from skillgate.pool import UpstreamPool
 from skillgate.profile import DEFAULT_PROFILE
 from skillgate.ranking import Ranker, ranker_for
@@ -75,7 +74,7 @@ def open_audit(settings: Settings) -> AuditLog | None:
 
 async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAULT_PROFILE) -> None:
     """Serve one client on stdin/stdout until it closes them or SIGTERM/SIGINT arrives."""
-    from skillgate.call_lane import CallLane
+    from skillgate.fast_path import FastPath
     from skillgate.server import SkillgateServer
     from skillgate.stdio_transport import serving_streams
 
@@ -98,7 +97,8 @@ async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAU
         stop = anyio.Event()
         if settings.reload.enabled:
             tg.start_soon(Reloader(gateway, [app.catalog_changed, _warm(gateway, settings)]).watch, stop)
-        async with serving_streams(CallLane(app) if lanes_enabled(os.environ) else None) as (read, write):
+        fast = FastPath(app) if settings.lanes.on(os.environ) else None
+        async with serving_streams(fast) as (read, write):
             await app.server.run(read, write, app.server.create_initialization_options())
         stop.set()
         tg.cancel_scope.cancel()
@@ -198,7 +198,6 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
             extra_hosts=settings.allowed_hosts,
             lifespan=lifespan,
             metrics=metrics if settings.metrics.port is None else None,
-            lane=lanes_enabled(os.environ),
         )
         headers = {"headers": {"Authorization": "Bearer <token>"}} if tokens.enabled else {}
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import logging
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +20,9 @@ import anyio
 import mcp_types as types
 from mcp import MCPError
 from mcp.server import NotificationOptions, Server, ServerRequestContext
+from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.models import InitializationOptions
-from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
@@ -41,6 +43,7 @@ from skillgate.errors import (
 )
 from skillgate.gateway import Gateway
 from skillgate.models import (
+    UPSTREAM_RESULT_SCHEMA,
     CallSkillArgs,
     ListSkillsArgs,
     LoadedFile,
@@ -49,10 +52,11 @@ from skillgate.models import (
     SkillPage,
     compact_schema,
     dump,
-    shallow_schema,
+    output_schema,
     signature,
 )
 from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
+from skillgate.sdk_compat import connection_of
 from skillgate.skill_resources import EXTENSION, SkillResources, SkillsGetParams, SkillsListParams
 from skillgate.startup import Entry, cached_fit_startup
 
@@ -78,21 +82,21 @@ def meta_tools(list_description: str) -> list[types.Tool]:
             name="list_skills",
             description=list_description,
             input_schema=compact_schema(ListSkillsArgs),
-            output_schema=shallow_schema(SkillPage),
+            output_schema=output_schema(SkillPage),
             annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
         ),
         types.Tool(
             name="load_skill",
             description=LOAD_SKILL_DESCRIPTION,
             input_schema=compact_schema(LoadSkillArgs),
-            output_schema=shallow_schema(LoadedSkill, LoadedFile),
+            output_schema=output_schema(LoadedSkill, LoadedFile),
             annotations=types.ToolAnnotations(read_only_hint=True),
         ),
         types.Tool(
             name="call_skill",
             description=CALL_SKILL_DESCRIPTION,
             input_schema=compact_schema(CallSkillArgs),
-            output_schema={"type": "object"},
+            output_schema=UPSTREAM_RESULT_SCHEMA,
         ),
     ]
 
@@ -132,7 +136,10 @@ class SkillgateServer:
         self.cache = cache
         self.metrics = metrics
         # Dynamic mode: per connection, the tools of the skills it loaded, as "<skill>__<tool>".
-        self._loaded_tools: dict[int, dict[str, tuple[str, types.Tool]]] = {}
+        self._loaded_tools: weakref.WeakKeyDictionary[object, dict[str, tuple[str, types.Tool]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._only_client = _OnlyClient()  # stdio: the one client, whatever its connections
         self.bus = InMemorySubscriptionBus()
         self.server: Server[Any] = _Server(
             "skillgate",
@@ -145,6 +152,9 @@ class SkillgateServer:
             on_list_resources=self._list_resources,
             on_list_resource_templates=self._list_resource_templates,
             on_read_resource=self._read_resource,
+            # The input schema of a meta-tool for the SDK's 2026-era HTTP header checks, which
+            # otherwise list every tool on every call to find it.
+            get_tool_input_schema=self._input_schema,
         )
         self.resources = SkillResources(gateway, view)
         self.server.add_request_handler("skills/list", SkillsListParams, self._skills_list)
@@ -152,9 +162,16 @@ class SkillgateServer:
         self.server.extensions[EXTENSION] = {}
         self.server.middleware.append(_declare_extensions_on_initialize)
         self.tools: list[types.Tool] = []
-        # Handshake-era sessions that may hear tools/list_changed, by connection.
-        self._sessions: dict[int, ServerSession] = {}
+        # Handshake-era connections that may hear tools/list_changed (held weakly: a closed
+        # connection drops out by itself).
+        self._listeners: weakref.WeakKeyDictionary[Connection, None] = weakref.WeakKeyDictionary()
+        self._only_listener: Connection | None = None  # stdio
         self.refresh()
+
+    def _input_schema(self, name: str) -> dict[str, Any] | None:
+        """A meta-tool's input schema (None for others: the SDK then skips its header check,
+        as it does for a tool the listing does not advertise)."""
+        return next((tool.input_schema for tool in self.tools if tool.name == name), None)
 
     def refresh(self) -> None:
         """Recompute the startup context from the gateway's current catalog (after a reload)."""
@@ -174,23 +191,31 @@ class SkillgateServer:
         """Tell every session that can hear it that the tool list (its descriptions) changed."""
         for event in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
             await self.bus.publish(event)
-        for key, session in sorted(self._sessions.items()):
+        listeners = [self._only_listener] if self._only_listener is not None else list(self._listeners)
+        for connection in listeners:
             try:
-                await session.send_tool_list_changed()
-                await session.send_prompt_list_changed()
-                await session.send_resource_list_changed()
-            except Exception:  # a session that went away is forgotten
-                del self._sessions[key]
+                await connection.send_tool_list_changed()
+                await connection.send_prompt_list_changed()
+                await connection.send_resource_list_changed()
+            except Exception:  # a connection that went away is forgotten
+                self._listeners.pop(connection, None)
+                if connection is self._only_listener:
+                    self._only_listener = None
 
     def _remember(self, ctx: ServerRequestContext[Any]) -> None:
         if ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS:
             return  # 2026-era clients hear changes on subscriptions/listen
-        if len(self._sessions) < MAX_TRACKED_SESSIONS:
-            self._sessions.setdefault(self._client_key(ctx), ctx.session)
+        connection = connection_of(ctx.session)
+        if connection is None:
+            return
+        if self.one_client:
+            self._only_listener = self._only_listener or connection
+        elif len(self._listeners) < MAX_TRACKED_SESSIONS:
+            self._listeners[connection] = None
 
-    def _client_key(self, ctx: ServerRequestContext[Any]) -> int:
+    def _client_key(self, ctx: ServerRequestContext[Any]) -> object:
         """Whose dynamic tools these are: the connection's (handshake era), or the only client's (stdio)."""
-        return 0 if self.one_client else _connection_id(ctx)
+        return self._only_client if self.one_client else connection_of(ctx.session) or self._only_client
 
     async def _list_prompts(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -242,7 +267,7 @@ class SkillgateServer:
         async def progress(progress: float, total: float | None, message: str | None) -> None:
             await ctx.session.report_progress(progress, total, message)
 
-        caller = Caller(_client(ctx), _session_tag(ctx, self._client_key(ctx), self.one_client), progress)
+        caller = Caller(_client(ctx), _session_tag(ctx, self.one_client), progress)
         return await self.answer(caller, params.name, params.arguments or {}, ctx)
 
     async def answer(
@@ -458,16 +483,26 @@ async def _declare_extensions_on_initialize(
     return result
 
 
-def _connection_id(ctx: ServerRequestContext[Any]) -> int:
-    """Identity of the client connection (the SDK exposes no public accessor)."""
-    return id(getattr(ctx.session, "_connection", ctx.session))
+class _OnlyClient:
+    """The key of the one client a stdio server serves (its state outlives any one connection)."""
 
 
-def _session_tag(ctx: ServerRequestContext[Any], key: int, one_client: bool) -> str:
-    """A short tag grouping one agent's calls in the audit log: its connection, or — in the
-    sessionless 2026 era over HTTP, where every request stands alone — its client name and version."""
-    modern = ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS
-    return session_tag(repr(sorted(_client(ctx).items())) if modern and not one_client else str(key))
+_connection_numbers = itertools.count(1)
+
+
+def _session_tag(ctx: ServerRequestContext[Any], one_client: bool) -> str:
+    """A short tag grouping one agent's calls in the audit log: the stdio client, its connection
+    (handshake era over HTTP), or — in the sessionless 2026 era over HTTP, where every request
+    stands alone — its client name and version."""
+    if one_client:
+        return session_tag("0")
+    if ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        return session_tag(repr(sorted(_client(ctx).items())))
+    connection = connection_of(ctx.session)
+    if connection is None:
+        return session_tag("?")
+    number = connection.state.setdefault("skillgate.connection", next(_connection_numbers))
+    return session_tag(str(number))
 
 
 def session_tag(basis: str) -> str:

@@ -43,6 +43,9 @@ enabled = false             # OpenTelemetry traces over OTLP/HTTP (or OTEL_TRACE
 endpoint = "http://127.0.0.1:4318"   # default: the OTEL_EXPORTER_OTLP_* variables
 arguments = false           # true: argument values in spans (secret-looking keys redacted)
 
+[lanes]
+enabled = true              # the stdio fast path for meta-tool calls; false: the SDK's own path end to end
+
 [render]
 timeout = 2.0               # seconds a template may take to render (then: a tool error)
 memory_mb = 512             # address space of each render worker process
@@ -132,6 +135,24 @@ class RenderSettings(_Settings):
         return RenderWorkers(self.timeout, self.memory_mb, self.workers)
 
 
+class LanesSettings(_Settings):
+    enabled: bool = Field(
+        default=True,
+        description="Answer meta-tool calls over stdio on the fast path (the SDK's kernel without its "
+        "session layer); false serves everything through the SDK's own stdio transport and session. "
+        "SKILLGATE_CALL_LANE=on|off in the environment overrides it.",
+    )
+
+    def on(self, environ: Mapping[str, str]) -> bool:
+        """The setting, unless `SKILLGATE_CALL_LANE` in the environment says otherwise."""
+        override = environ.get("SKILLGATE_CALL_LANE", "").strip().lower()
+        if override in ("off", "0", "false", "no"):
+            return False
+        if override in ("on", "1", "true", "yes"):
+            return True
+        return self.enabled
+
+
 class MetricsSettings(_Settings):
     enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics (with --http).")
     port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
@@ -187,6 +208,7 @@ class Settings(_Settings):
     render: RenderSettings = Field(default_factory=RenderSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    lanes: LanesSettings = Field(default_factory=LanesSettings)
 
     @field_validator("profiles")
     @classmethod

@@ -1,6 +1,7 @@
 """The startup context: what every agent reads before its first call.
 
-That is the three meta-tools' definitions plus the server `instructions`, which
+That is the three meta-tools' definitions as a model reads them (output schemas go to
+typed clients, not to models, and are not counted) plus the server `instructions`, which
 carry a concise catalog: names and one-line descriptions of as many skills as fit,
 then how many more there are and how to search them. The whole stays within a fixed
 token budget whatever the catalog size; `list_skills`'s description carries the
@@ -14,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import mcp_types as types
 
@@ -44,10 +46,17 @@ class StartupText:
     list_skills_description: str
 
 
+def model_view(tools: Sequence[types.Tool]) -> list[dict[str, Any]]:
+    """Tools as a model reads them: a `tools/list` answer's tools without their output schemas,
+    which hosts do not show to models (typed clients build their result types from them)."""
+    return [
+        t.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"output_schema"}) for t in tools
+    ]
+
+
 def tools_tokens(tools: Sequence[types.Tool]) -> int:
-    """Tokens of a `tools/list` answer's tools, as a client receives them."""
-    wire = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
-    return count_tokens(json.dumps(wire, separators=(",", ":")))
+    """Tokens of a `tools/list` answer's tools, as a model reads them (`model_view`)."""
+    return count_tokens(json.dumps(model_view(tools), separators=(",", ":")))
 
 
 def startup_tokens(tools: Sequence[types.Tool], instructions: str) -> int:
@@ -66,8 +75,8 @@ def cached_fit_startup(
     Fitting counts tokens, and the tokenizer takes a third of a second and 140 MiB to load:
     a restart of an unchanged catalog skips it. The key holds every input of the fit.
     """
-    wire = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in build_tools("")]
-    inputs = [budget, INSTRUCTIONS_HEAD, LIST_SKILLS_HEAD, wire, [(e.name, e.summary) for e in entries]]
+    seen = model_view(build_tools(""))
+    inputs = [budget, INSTRUCTIONS_HEAD, LIST_SKILLS_HEAD, seen, [(e.name, e.summary) for e in entries]]
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest()
     name = hashlib.sha256(place.encode("utf-8", "surrogatepass")).hexdigest()[:24]  # one file per place
     if cache is not None:

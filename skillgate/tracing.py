@@ -99,34 +99,6 @@ def upstream_span(server: str, tool: str) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def server_span(tool: str, request_id: str | int, version: str, meta: Mapping[str, Any]) -> Iterator[None]:
-    """For a request a call lane answers, the span the SDK's OpenTelemetryMiddleware makes for
-    the requests it handles: `tools/call <tool>`, the caller's `traceparent` as its parent."""
-    if _tracer is None:
-        yield
-        return
-    from mcp.shared._otel import extract_trace_context, otel_span  # the SDK's own span helpers
-    from opentelemetry.trace import SpanKind
-
-    attributes = {
-        "mcp.method.name": "tools/call",
-        "mcp.protocol.version": version,
-        "jsonrpc.request.id": str(request_id),
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": tool,
-    }
-    with otel_span(
-        f"tools/call {tool}",
-        kind=SpanKind.SERVER,
-        attributes=attributes,
-        context=extract_trace_context(meta),
-        record_exception=False,
-        set_status_on_exception=False,
-    ):
-        yield
-
-
 def set_outcome(span: Any, outcome: str) -> None:
     if span is not None:
         span.set_attribute("skillgate.outcome", outcome)

@@ -17,30 +17,25 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from enum import StrEnum
 from typing import Any, TypeVar
 
 import anyio
-import httpx2
 import mcp_types as types
-from mcp import Client, MCPError
-from mcp.client._transport import Transport, TransportStreams
+from mcp import Client, MCPError, StdioServerParameters, stdio_client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import Subscription
-from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp.shared.dispatcher import CallOptions, ProgressFnT
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.message import SessionMessage
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
-from skillgate import tracing
+from skillgate import sdk_compat, tracing
 from skillgate.binding import ServerBinding, expand, secret_values
 from skillgate.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailable
-from skillgate.http_upstream import post_call
-from skillgate.jsonrpc import lanes_enabled
-from skillgate.stdio_upstream import StdioPipe, stdio_pipe
+from skillgate.sdk_compat import Transport, TransportStreams
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +86,8 @@ class Upstream:
         self.stopped = anyio.Event()
         self._scope = anyio.CancelScope()
         self._secrets = secret_values(binding, environ)
-        self._lanes = lanes_enabled(environ)
         self._tools_changed = anyio.Event()
         self._junk = _JunkLines()
-        self._pipe: StdioPipe | None = None  # a stdio server's direct lane, while connected
-        self._http: tuple[httpx2.AsyncClient, str] | None = None  # a streamable-HTTP server's client and URL
 
     @property
     def name(self) -> str:
@@ -126,27 +118,19 @@ class Upstream:
         timeout: float | None = None,
         progress: ProgressFn | None = None,
     ) -> types.CallToolResult:
+        """One tool call through the SDK's client session: its per-version result checks, its
+        output-schema check, its timeout (the call is cancelled upstream) and progress by token."""
         seconds = timeout or self.call_timeout
         client = await self._wait_ready(seconds)
         try:
             with tracing.upstream_span(self.name, tool):
-                raw = None
-                if self._lanes and not tracing.active():  # traced: the SDK's client span and traceparent
-                    raw = await self._send_call(
-                        client, tool, dict(arguments), seconds, self._masked(progress)
-                    )
-                if raw is None:  # the SDK's own call loop (traced, or a result only it finishes)
-                    result = await client.call_tool(
-                        tool,
-                        dict(arguments),
-                        read_timeout_seconds=seconds,
-                        progress_callback=self._masked(progress),
-                    )
-                    return self._redact_result(result)
-            result = types.CallToolResult.model_validate(self._mask(raw), by_name=False)
-            if not result.is_error:
-                await client.session.validate_tool_result(tool, result)
-            return result
+                result = await client.call_tool(
+                    tool,
+                    dict(arguments),
+                    read_timeout_seconds=seconds,
+                    progress_callback=self._masked(progress),
+                )
+            return self._redact_result(result)
         except ValidationError as exc:
             raise UpstreamUnavailable(
                 f"server {self.name!r} answered {tool!r} with a malformed result: "
@@ -171,45 +155,6 @@ class Upstream:
             raise UpstreamUnavailable(
                 f"server {self.name!r} answered {tool!r} wrongly: {self.redact(str(exc))}"
             ) from None
-
-    async def _send_call(
-        self,
-        client: Client,
-        tool: str,
-        arguments: dict[str, Any],
-        timeout: float,
-        progress: ProgressFn | None,
-    ) -> dict[str, Any] | None:
-        """tools/call without the SDK's request and result models: the raw result, or None when it
-        asks for more than a result (input rounds, a stale tool listing), which the SDK's
-        `call_tool` then handles from the start.
-
-        Over stdio the request goes straight down the pipe; to a 2026-era HTTP server as one
-        plain POST; otherwise through the session's dispatcher. Each keeps what a call needs:
-        the era's `_meta` (and headers) from the session's stamp, the timeout, progress by token
-        and cancellation; timeouts and errors raise `MCPError` as `call_tool` does."""
-        session = client.session
-        params: dict[str, Any] = {"name": tool, "arguments": arguments}
-        try:
-            if self._pipe is not None:
-                raw = await self._pipe.request(
-                    "tools/call", params, session._stamp, timeout=timeout, progress=progress
-                )
-            elif self._http is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS:
-                http, url = self._http
-                raw = await post_call(http, url, params, session._stamp, timeout=timeout, progress=progress)
-            else:
-                data: dict[str, Any] = {"method": "tools/call", "params": params}
-                opts: CallOptions = {"timeout": timeout}
-                if progress is not None:
-                    opts["on_progress"] = progress
-                session._stamp(data, opts)  # the era's envelope and headers, as on every SDK request
-                raw = await session._dispatcher.send_raw_request("tools/call", data["params"], opts)
-        except MCPError as exc:
-            if exc.code == types.HEADER_MISMATCH:
-                return None
-            raise
-        return None if raw.get("resultType", "complete") != "complete" else raw
 
     def _redact_result(self, result: types.CallToolResult) -> types.CallToolResult:
         """The result unchanged, unless a value from `${VAR}` expansion appears in it: that is masked."""
@@ -351,7 +296,6 @@ class Upstream:
                 logger.warning("upstream %s failed: %s", self.name, self.last_error)
             finally:
                 self._client = None
-                self._http = None
         if attempt.cancelled_caught:
             self.last_error = f"it did not answer within {self.start_timeout:g} s"
         return became_ready
@@ -411,7 +355,8 @@ class Upstream:
             self._junk.note(self.name)
 
     async def _transport(self, stack: AsyncExitStack) -> Transport:
-        """The connection's streams for the SDK session; `_mark_down` is called when it ends."""
+        """The connection's streams for the SDK session (the SDK's own transports); `_mark_down`
+        is called when they end."""
         entry, name = self.binding.entry, self.name
         kind = self.binding.kind
         if kind == "stdio":
@@ -422,30 +367,20 @@ class Upstream:
                     f"its working folder {str(cwd)!r} does not exist; fix 'cwd' in mcp.json"
                 )
             errlog = stack.enter_context(_StderrRelay(self.name, self.redact))
-            command = _find_command(expand(entry.command, self._environ, name))
-            args = [expand(a, self._environ, name) for a in entry.args]
-            env = {k: expand(v, self._environ, name) for k, v in entry.env.items()}
-            return self._piped(stdio_pipe(command, args, env, cwd, errlog.writer, self._mark_down))
+            params = StdioServerParameters(
+                command=_find_command(expand(entry.command, self._environ, name)),
+                args=[expand(a, self._environ, name) for a in entry.args],
+                env={k: expand(v, self._environ, name) for k, v in entry.env.items()},
+                cwd=cwd,
+            )
+            return _watched(stdio_client(params, errlog=errlog.writer), self._mark_down)
         assert entry.url is not None
         url = expand(entry.url, self._environ, name)
         headers = {k: expand(v, self._environ, name) for k, v in entry.headers.items()}
         if kind == "sse":
             return _watched(sse_client(url, headers=headers), self._mark_down)
-        http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
-        self._http = (http, url)
+        http = await stack.enter_async_context(sdk_compat.mcp_http_client(headers))
         return _watched(streamable_http_client(url, http_client=http), self._mark_down)
-
-    @asynccontextmanager
-    async def _piped(
-        self, started: AbstractAsyncContextManager[tuple[StdioPipe, TransportStreams]]
-    ) -> AsyncIterator[TransportStreams]:
-        """A stdio server's streams, its pipe kept for `call` while the connection lives."""
-        async with started as (pipe, streams):
-            self._pipe = pipe
-            try:
-                yield streams
-            finally:
-                self._pipe = None
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ import anyio
 import anyio.abc
 import pytest
 
-from skillgate.call_lane import CallLane, call_request
+from skillgate.stdio_transport import StdioLane, parse
 from tests.conftest import REPO, faulty_server, write_skill
 
 pytestmark = pytest.mark.anyio
@@ -216,69 +216,103 @@ async def test_a_cancelled_lane_call_is_cancelled_upstream_and_never_answered(
     assert outcomes == ["ok", "cancelled", "ok"]
 
 
-def test_the_lane_takes_only_what_it_answers_exactly() -> None:
-    lane = CallLane(app=None)  # type: ignore[arg-type]
+class Tasks:
+    """Stands in for the task group: records the calls the lane starts instead of running them."""
 
-    def line(message: Any) -> bytes:
-        return json.dumps(message).encode()
+    def __init__(self) -> None:
+        self.started: list[Any] = []
 
-    def call(request_id: Any = 1, **params: Any) -> bytes:
-        arguments = {"name": "s", "tool": "t", "arguments": {}}
-        return line(
-            {
-                "jsonrpc": "2.0",
-                "id": request_id,
-                "method": "tools/call",
-                "params": {"name": "call_skill", "arguments": arguments, **params},
-            }
-        )
+    def start_soon(self, fn: Any, *args: Any) -> None:
+        self.started.append(args[0].request.id)  # the MetaCall
 
-    assert lane.take(call()) is None  # before the handshake
-    assert lane.take(call(_meta=MODERN_META)) is not None  # the 2026 era needs none
-    assert (
-        lane.take(call(_meta={**MODERN_META, "io.modelcontextprotocol/protocolVersion": "2025-11-25"}))
-        is None
-    )
-    assert lane.take(call(_meta={k: v for k, v in MODERN_META.items() if "Capabilities" not in k})) is None
-    lane.take(
-        line(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {"clientInfo": {"name": "c", "version": "1"}},
-            }
-        )
-    )
-    assert lane.take(call()) is None  # not answered yet
-    from mcp_types import JSONRPCResponse
 
-    lane.sent(JSONRPCResponse(jsonrpc="2.0", id=0, result={"protocolVersion": "2025-11-25"}))
-    assert lane.take(call()) is None  # not initialized yet
-    lane.take(line({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-    assert lane.take(call()) is not None
-    load = json.loads(call())
-    load["params"].update(name="load_skill", arguments={"name": "s"})
-    dynamic = SimpleNamespace(dynamic=True)
-    assert call_request(load, SimpleNamespace(dynamic=False)) is load  # type: ignore[arg-type]
-    assert call_request(load, dynamic) is None  # type: ignore[arg-type] # dynamic mode: the SDK's
-    for declined in (
-        call(request_id=True),
-        call(request_id=None),
-        call(request_id=1.5),
-        call(arguments=["x"]),
-        call(_meta="text"),
-        line(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "tools/call",
-                "params": {"name": "s__call_skill", "arguments": {"query": "call_skill"}},  # a dynamic tool
-            }
-        ),
-        line({"jsonrpc": "1.0", "id": 1, "method": "tools/call", "params": {"name": "call_skill"}}),
-        b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "call_skill"',
-        b"[" * 100_000 + b'"call_skill"',
-        line(["call_skill"]),
-    ):
-        assert lane.take(declined) is None, declined
+def lane_of(dynamic: bool = False) -> tuple[StdioLane, Tasks, Any]:
+    lane = StdioLane(SimpleNamespace(app=SimpleNamespace(dynamic=dynamic)))  # type: ignore[arg-type]
+    lane._outbound = SimpleNamespace()  # type: ignore[assignment]
+    return lane, Tasks(), SimpleNamespace(notification=None)
+
+
+def parsed(message: Any) -> Any:
+    result = parse(json.dumps(message))
+    assert not isinstance(result, Exception), result
+    return result
+
+
+def call(request_id: Any = 1, name: str = "call_skill", **params: Any) -> Any:
+    arguments = {"name": "s", "tool": "t", "arguments": {}}
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments, **params},
+    }
+
+
+async def test_the_lane_takes_only_what_it_answers_exactly_in_the_2026_era() -> None:
+    lane, tasks, write = lane_of()
+
+    def takes(message: Any) -> bool:
+        return lane.take(parsed(message), write, tasks)  # type: ignore[arg-type]
+
+    assert not takes(call(0, _meta=MODERN_META))  # the first request decides the era: the SDK's
+    assert lane.modern is True
+    assert takes(call(1, _meta=MODERN_META))
+    old = {**MODERN_META, "io.modelcontextprotocol/protocolVersion": "2025-11-25"}
+    assert not takes(call(2, _meta=old))  # the SDK's classifier refuses it
+    no_capabilities = {k: v for k, v in MODERN_META.items() if "Capabilities" not in k}
+    assert not takes(call(3, _meta=no_capabilities))
+    assert not takes(call(4))  # no envelope on a 2026 connection: the SDK refuses it
+    assert not takes({"jsonrpc": "2.0", "id": 5, "method": "initialize", "params": {}})
+    assert not takes(call(6, name="s__call_skill", _meta=MODERN_META))  # a dynamic tool
+    assert tasks.started == [1]
+
+
+async def test_the_lane_takes_handshake_calls_only_after_a_successful_initialize() -> None:
+    from mcp_types import JSONRPCError, JSONRPCResponse
+
+    lane, tasks, write = lane_of()
+
+    def takes(message: Any) -> bool:
+        return lane.take(parsed(message), write, tasks)  # type: ignore[arg-type]
+
+    init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}}
+    assert not takes({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init})
+    assert lane.modern is False
+    assert not takes(call(1))  # not answered yet
+    lane.sent(JSONRPCError(jsonrpc="2.0", id=0, error={"code": -32602, "message": "no"}))
+    assert not takes(call(2))  # the handshake failed
+    assert not takes({"jsonrpc": "2.0", "id": "7", "method": "initialize", "params": init})
+    lane.sent(JSONRPCResponse(jsonrpc="2.0", id=7, result={"protocolVersion": "2025-06-18"}))  # "7" is 7
+    assert lane._handshake is not None and lane._handshake.protocol_version == "2025-06-18"
+    assert takes(call(3))
+    assert not takes(call(4, _meta=MODERN_META))  # the SDK refuses an envelope on a handshake connection
+    load = call(5, name="load_skill")
+    assert takes(load)
+    dynamic, dynamic_tasks, _ = lane_of(dynamic=True)
+    dynamic.modern, dynamic._handshake = False, lane._handshake
+    assert not dynamic.take(parsed(load), write, dynamic_tasks)  # it changes the session's tool list
+    for declined in (call(True), call(None), call(1.5)):  # the SDK reads these as notifications
+        assert not takes(declined)
+    assert takes(call(6, arguments=["x"])) is not False  # taken: the kernel answers INVALID_PARAMS
+    assert tasks.started == [3, 5, 6]
+
+
+async def test_cancellations_find_the_calls_the_lane_holds_as_the_sdk_finds_its_own() -> None:
+    lane, tasks, write = lane_of()
+    lane.modern = True
+    for request_id in (5, "x"):
+        assert lane.take(parsed(call(request_id, _meta=MODERN_META)), write, tasks)  # type: ignore[arg-type]
+
+    def cancels(request_id: Any) -> bool:
+        message = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id}}
+        return lane.take(parsed(message), write, tasks)  # type: ignore[arg-type]
+
+    for odd in ([5], {"id": 5}, 5.0, True, None, "y", 6):
+        assert not cancels(odd)  # not a call the lane holds: the SDK's (which ignores the odd ones)
+    assert cancels("5")  # "5" and 5 are one id to the SDK's dispatcher
+    assert lane._in_flight[5].exchange.cancel_requested.is_set()
+    assert cancels("x")
+    # A request handed to the SDK with the id of a lane call is the newest with that id: the
+    # SDK's table now holds it, so its cancellation goes there.
+    assert not lane.take(parsed({"jsonrpc": "2.0", "id": "x", "method": "ping"}), write, tasks)  # type: ignore[arg-type]
+    assert not cancels("x")

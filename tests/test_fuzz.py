@@ -14,7 +14,6 @@ tests/fuzz_corpus/ and are replayed by every run.
 
 from __future__ import annotations
 
-import itertools
 import json
 import shutil
 import string
@@ -30,12 +29,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from skills_ref.validator import validate as reference_validate
 
-from skillgate.call_lane import CallLane, call_request
 from skillgate.catalog import Catalog
 from skillgate.errors import RenderError, UsageError
-from skillgate.jsonrpc import Lines
 from skillgate.render import check_template, render_template
 from skillgate.settings import load_settings
+from skillgate.stdio_transport import StdioLane, parse
 from tests.conftest import gateway_client, text_of, write_skill
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"
@@ -401,22 +399,26 @@ LANE_MESSAGES = st.fixed_dictionaries(
 )
 
 
-@given(st.one_of(LANE_MESSAGES.map(lambda m: json.dumps(m).encode()), st.binary(max_size=300)))
-def test_the_stdio_call_lane_reads_any_line_without_failing(line: bytes) -> None:
-    lane = CallLane(app=None)  # type: ignore[arg-type]
-    for _ in range(2):  # before the handshake, then after it
-        taken = lane.take(line)
-        assert taken is None or call_request(taken, None) is taken
-        assert lane.consumed(line) is False  # nothing is in flight
-        lane._initialized, lane._negotiated = True, "2025-11-25"
+@given(
+    st.one_of(
+        LANE_MESSAGES.map(json.dumps), st.binary(max_size=300).map(lambda b: b.decode("utf-8", "replace"))
+    )
+)
+def test_the_stdio_lane_reads_any_line_without_failing(line: str) -> None:
+    """Any line, parsed as the SDK parses it, is taken or handed on; nothing raises."""
+    from types import SimpleNamespace
 
+    async def check() -> None:
+        started: list[Any] = []
+        tasks = SimpleNamespace(start_soon=lambda fn, *args: started.append(args[0]))
+        lane = StdioLane(SimpleNamespace(app=SimpleNamespace(dynamic=False)))  # type: ignore[arg-type]
+        lane._outbound = SimpleNamespace()  # type: ignore[assignment]
+        for modern in (None, True, False):  # before the first request, then on either connection
+            lane.modern = modern
+            message = parse(line)
+            if not isinstance(message, Exception):
+                lane.take(message, SimpleNamespace(notification=None), tasks)  # type: ignore[arg-type]
+        for call in started:
+            assert call.request.method == "tools/call"
 
-@given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=8), st.integers(1, 50))
-def test_lines_come_out_whole_however_the_bytes_are_cut(data: bytes, cuts: list[int], limit: int) -> None:
-    lines = Lines(limit)
-    out: list[bytes | None] = []
-    edges = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
-    for start, end in itertools.pairwise(edges):
-        out += lines.feed(data[start:end])
-    expected = [line if len(line) <= limit else None for line in data.split(b"\n")[:-1]]
-    assert out == expected
+    anyio.run(check)

@@ -66,12 +66,22 @@ async def test_fastmcp_client_lists_loads_and_calls() -> None:
         assert names == ["list_skills", "load_skill", "call_skill"]
         listed = await client.call_tool("list_skills", {})
         assert listed.structured_content["skills"][0]["name"] == "commit-messages"
+        # Typed results, built by fastmcp from the declared output schemas.
+        assert type(listed.data).__name__ == "SkillPage" and listed.data.skills[0].name == "commit-messages"
+        loaded = await client.call_tool("load_skill", {"name": "time-zones"})
+        assert loaded.data.instructions == loaded.structured_content["instructions"]
+        assert "get_current_time" in [tool.name for tool in loaded.data.tools]
+        path = "references/conventional-commits.md"
+        file = await client.call_tool("load_skill", {"name": "commit-messages", "file": path})
+        assert file.data.path == path and file.data.mimeType.startswith("text/")
+        assert file.data.text == (EXAMPLES / "commit-messages" / path).read_text()
         result = await client.call_tool(
             "call_skill",
             {"name": "time-zones", "tool": "convert_time", "arguments": {
                 "source_timezone": "Europe/Berlin", "time": "09:00", "target_timezone": "Asia/Tokyo"}},
         )  # fmt: skip
         assert "Asia/Tokyo" in result.content[0].text  # type: ignore[union-attr]
+        assert result.data == result.structured_content  # the upstream's result: a plain mapping
 
 
 @pytest.fixture

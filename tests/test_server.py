@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from mcp import Implementation
+from pydantic import BaseModel
 
 from skillgate.catalog import Catalog
+from skillgate.models import LoadedFile, LoadedSkill, SkillPage
 from skillgate.server import meta_tools
 from skillgate.startup import Entry, fit_startup, startup_tokens
 from tests.conftest import faulty_server, gateway_client, text_of, time_server, write_skill
@@ -54,6 +58,77 @@ async def test_tools_have_output_schemas_and_the_catalog_is_in_instructions(cata
             client.instructions is not None and "- time-zones: Tell the current time" in client.instructions
         )
         assert startup_tokens(tools, client.instructions) <= 1000
+
+
+def undescribed(schema: Any, where: str = "") -> list[str]:
+    """Where in `schema` a property has no description."""
+    if isinstance(schema, list):
+        return [path for i, item in enumerate(schema) for path in undescribed(item, f"{where}[{i}]")]
+    if not isinstance(schema, dict):
+        return []
+    missing = [
+        f"{where}.{name}" for name, spec in schema.get("properties", {}).items() if "description" not in spec
+    ]
+    return missing + [path for key, value in schema.items() for path in undescribed(value, f"{where}/{key}")]
+
+
+def fields(*models: type[BaseModel]) -> set[str]:
+    return {info.alias or name for model in models for name, info in model.model_fields.items()}
+
+
+def test_output_schemas_describe_every_field_of_each_result() -> None:
+    schemas = {tool.name: tool.output_schema for tool in meta_tools("Find skills.")}
+    for name, schema in schemas.items():
+        assert schema is not None and schema["type"] == "object", name  # MCP before 2026: an object root
+        Draft202012Validator.check_schema(schema)
+        assert undescribed(schema) == [], name
+        assert schema.get("description") or all(one.get("description") for one in schema["oneOf"]), name
+    assert set(schemas["list_skills"]["properties"]) == fields(SkillPage)
+    assert set(schemas["load_skill"]["properties"]) == fields(LoadedSkill, LoadedFile)
+    assert schemas["call_skill"] == {"type": "object", "description": schemas["call_skill"]["description"]}
+
+
+async def test_every_answer_validates_against_its_tools_output_schema(catalog: Path) -> None:
+    (catalog / "notes" / "assets").mkdir()
+    (catalog / "notes" / "assets" / "logo.bin").write_bytes(b"\x89PNG\r\n\x1a\n\xff")
+    write_skill(catalog, "greeting", body="# Hello\n\nHello {{ vars.who }}.\n")  # a variable without default
+    write_skill(catalog, "gone", servers={"gone": {"command": "skillgate-test-no-such-command"}})
+    answers = [
+        ("list_skills", {}),
+        ("list_skills", {"limit": 1}),  # nextCursor
+        ("list_skills", {"query": "what time is it"}),  # scores
+        ("list_skills", {"query": "zzzqqq"}),  # no match
+        ("load_skill", {"name": "time-zones", "variables": {"home": "Asia/Tokyo"}}),
+        ("load_skill", {"name": "time-zones", "section": "Converting"}),
+        ("load_skill", {"name": "time-zones", "max_tokens": 5}),  # omitted
+        ("load_skill", {"name": "greeting", "variables": {"who": "Ada"}}),  # variables: {"who": null}
+        ("load_skill", {"name": "gone"}),  # warnings
+        ("load_skill", {"name": "notes"}),  # files
+        ("load_skill", {"name": "notes", "file": "references/guide.md"}),  # text
+        ("load_skill", {"name": "notes", "file": "assets/logo.bin"}),  # blob
+        ("call_skill", {"name": "time-zones", "tool": "get_current_time", "arguments": {"timezone": "UTC"}}),
+        ("call_skill", {"name": "echoes", "tool": "echo", "arguments": {"text": "hi"}}),
+    ]
+    errors = [
+        ("list_skills", {"cursor": "!!"}),
+        ("load_skill", {"name": "time-zone"}),
+        ("load_skill", {"name": "notes", "file": "../SKILL.md"}),
+        ("call_skill", {"name": "time-zones", "tool": "convert_time", "arguments": {}}),
+    ]
+    async with gateway_client(catalog) as (client, _):
+        tools = (await client.list_tools()).tools
+        validators = {t.name: Draft202012Validator(t.output_schema or {}) for t in tools}
+        seen: set[str] = set()
+        for tool, arguments in answers:
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error, (tool, arguments, text_of(result))
+            assert result.structured_content is not None
+            validators[tool].validate(result.structured_content)
+            seen |= set(result.structured_content)
+        assert seen >= fields(SkillPage, LoadedSkill, LoadedFile)  # every field was in some answer
+        for tool, arguments in errors:  # a tool error carries text only: nothing to validate
+            result = await client.call_tool(tool, arguments)
+            assert result.is_error and result.structured_content is None, (tool, arguments)
 
 
 @pytest.mark.parametrize("mode", MODES)

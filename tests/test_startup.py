@@ -1,5 +1,7 @@
+import mcp_types as types
+
 from skillgate.server import meta_tools
-from skillgate.startup import MAX_LINE_CHARS, Entry, brief, fit_startup
+from skillgate.startup import MAX_LINE_CHARS, Entry, brief, fit_startup, tools_tokens
 
 TIME = (
     "Tell the current time in any city or time zone and convert a time between time zones "
@@ -43,3 +45,13 @@ def test_a_tight_budget_lists_fewer_skills_with_whole_descriptions():
 
 def test_a_blank_description_does_not_break_the_catalog_text():
     assert "- blank: " in fit_startup([Entry("blank", "")], meta_tools).instructions
+
+
+def without_output_schemas(description: str) -> list[types.Tool]:
+    return [tool.model_copy(update={"output_schema": None}) for tool in meta_tools(description)]
+
+
+def test_output_schemas_are_not_counted_against_the_startup_budget():
+    assert tools_tokens(meta_tools("Find skills.")) == tools_tokens(without_output_schemas("Find skills."))
+    entries = [Entry(f"skill-{i:03d}", TIME) for i in range(200)]
+    assert fit_startup(entries, meta_tools) == fit_startup(entries, without_output_schemas)

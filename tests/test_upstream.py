@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
-import mcp_types as types
 import pytest
 
 from skillgate.catalog import Catalog
-from skillgate.stdio_upstream import StdioPipe, _Waiter
 from tests.conftest import faulty_server, gateway_client, text_of, write_skill
 
 pytestmark = pytest.mark.anyio
@@ -215,33 +212,3 @@ async def test_expanded_secrets_never_appear_in_errors(
         assert "***" in text_of(failed)
         unset = await client.call_tool("call_skill", call("u", "t"))
         assert "SKILLGATE_TEST_UNSET_VAR is not set" in text_of(unset)
-
-
-async def test_the_pipe_routes_its_own_answers_and_leaves_the_rest_to_the_session() -> None:
-    """Answers to `sg-N` requests (even late ones, after a timeout) and progress for their tokens
-    never reach the SDK session; everything else does."""
-    process = await anyio.open_process([sys.executable, "-c", "import sys; sys.stdin.read()"])
-    async with process, anyio.create_task_group() as tg:
-        pipe = StdioPipe(process)
-        waiter = pipe._waiters["sg-1"] = _Waiter()
-
-        def line(message: dict[str, Any]) -> bytes:
-            return json.dumps(message).encode()
-
-        assert pipe._take(line({"jsonrpc": "2.0", "id": "sg-1", "result": {"content": []}}), tg)
-        assert waiter.done.is_set() and waiter.result == {"content": []}
-        assert pipe._take(line({"jsonrpc": "2.0", "id": "sg-9", "result": {}}), tg)  # late: dropped
-        assert pipe._take(line({"jsonrpc": "2.0", "id": "sg-1", "error": "garbage"}), tg)
-        assert waiter.error is not None and waiter.error.code == types.INTERNAL_ERROR
-        for theirs in (
-            {"jsonrpc": "2.0", "id": 3, "result": {}},
-            {"jsonrpc": "2.0", "id": "sg-1", "method": "sampling/createMessage", "params": {}},
-            {
-                "jsonrpc": "2.0",
-                "method": "notifications/progress",
-                "params": {"progressToken": 4, "progress": 1},
-            },
-        ):
-            assert not pipe._take(line(theirs), tg), theirs
-        assert not pipe._take(b"not json", tg)
-        process.terminate()

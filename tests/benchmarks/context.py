@@ -6,6 +6,9 @@
 - tokens to the first successful call: startup + the `list_skills` answer + the `load_skill`
   answer an agent reads before a correct `call_skill` for a typical task.
 
+Tools are counted as a model reads them (`skillgate.startup.model_view`): without output
+schemas, on both sides, since hosts give those to typed clients, not to models.
+
 Run: make bench   (or: python -m tests.benchmarks.context)
 Writes tests/benchmarks/results/context.json. Tokens are o200k_base (bpe-openai, offline).
 """

@@ -29,7 +29,7 @@ TIME_CALL = {"name": "time-zones", "tool": "get_current_time", "arguments": {"ti
 
 
 async def upstream_tokens() -> dict[str, int]:
-    """Tokens of each example upstream's full tools/list, as a directly connected agent gets it."""
+    """Tokens of each example upstream's full tools/list, as a directly connected agent's model reads it."""
     catalog = Catalog.load(EXAMPLES)
     counts: dict[str, int] = {}
     async with UpstreamPool(os.environ) as pool:
