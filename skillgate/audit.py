@@ -51,7 +51,7 @@ class AuditEvent(BaseModel):
 
 def canonical_digest(arguments: Any) -> str:
     canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()  # any str digests
 
 
 def redact(value: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import json
 import logging
 import time
 import weakref
@@ -286,6 +287,11 @@ class SkillgateServer:
         returned: list[str] | None = None
         error: BaseException | None = None
         span = tracing.request_span(tool, arguments)
+        if not unicode_text(arguments):  # e.g. a lone surrogate "\ud800": no upstream or log can carry it
+            arguments = replace_surrogates(arguments)
+            outcome, message = "tool_error", NOT_UNICODE.format(tool=tool)
+            self._observe(caller, tool, arguments, outcome, message, started, None, None, span)
+            return _error(message)
         try:
             result = await self._dispatch(caller, tool, arguments, ctx)
             if result.is_error:
@@ -522,6 +528,29 @@ def _outcome(exc: SkillgateError) -> Outcome:
     if isinstance(exc, SkillNotFound) and exc.denied:
         return "denied"
     return _OUTCOMES.get(exc.kind, "tool_error")
+
+
+NOT_UNICODE = (
+    "bad arguments for {tool}: they hold a lone surrogate (an escape between \\ud800 and \\udfff), "
+    "which is not Unicode text. Send the text as valid UTF-8"
+)
+
+
+def unicode_text(value: Any) -> bool:
+    """Whether every string in `value` is Unicode text (no lone surrogates): what UTF-8 can carry."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except (TypeError, ValueError, RecursionError):
+        return True  # not JSON data at all: the argument models refuse it
+    return True
+
+
+def replace_surrogates(value: Any) -> Any:
+    """`value` with each lone surrogate replaced by "?", for the audit line of a refused call."""
+    text = json.dumps(value, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+    return json.loads(text)
 
 
 def _first_text(result: types.CallToolResult) -> str | None:

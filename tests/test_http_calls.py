@@ -174,3 +174,26 @@ async def test_upstream_calls_keep_progress_timeouts_and_cancellation_in_both_er
 
 def call(name: str, tool: str, **arguments: Any) -> dict[str, Any]:
     return {"name": name, "tool": tool, "arguments": arguments}
+
+
+def test_a_lone_surrogate_in_call_arguments_over_http_is_a_tool_error_audited_before_the_upstream(
+    served: Any, tmp_path: Path
+) -> None:
+    """JSON's parser reads "\\ud800" into a string no upstream can be sent: it is refused, audited."""
+    audit = tmp_path / "audit.jsonl"
+    with served(True, audit, []) as (_, url), httpx2.Client(timeout=20) as client:
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "call_skill", "arguments": CALLS[0], "_meta": MODERN_META},
+            }
+        ).replace('"hi"', '"\\ud800"')
+        refused = client.post(url, content=body, headers=HEADERS)
+        assert refused.status_code == 200
+        result = refused.json()["result"]
+        assert result["isError"] and "lone surrogate" in result["content"][0]["text"]
+        assert post(client, url, 2, CALLS[0])["body"]["result"]["content"][0]["text"] == "hihi"  # same client
+    lines = audit_lines(audit)
+    assert [line["outcome"] for line in lines] == ["tool_error", "ok"]

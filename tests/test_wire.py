@@ -306,6 +306,12 @@ def gateways(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def test_no_line_ends_the_server_and_the_fast_path_answers_as_the_sdk_does(
     gateways: Any, actions: list[Any]
 ) -> None:
+    both(gateways, actions)
+
+
+def both(gateways: Any, actions: list[Any]) -> list[dict[str, Any]]:
+    """The batch through the fast path and through the SDK: the same answers and audit lines,
+    both servers up; the answers."""
     on, off, tmp = gateways
     marker = tmp / "cancelled.txt"
     through = {}
@@ -316,3 +322,60 @@ def test_no_line_ends_the_server_and_the_fast_path_answers_as_the_sdk_does(
         assert gateway.process.poll() is None, f"the server ({name}) exited"
     assert through["on"][0] == through["off"][0]
     assert sorted(map(json.dumps, through["on"][1])) == sorted(map(json.dumps, through["off"][1]))
+    return through["on"][0]
+
+
+# -- the inputs that ended the server before (issue 19), one by one ----------------------------
+
+ECHO = ("call_skill", {"name": "faults", "tool": "echo", "arguments": {"text": "hi"}}, {}, {})
+
+
+def test_a_lone_surrogate_in_call_arguments_never_reaches_the_upstream_and_the_server_stays_up(
+    gateways: Any,
+) -> None:
+    surrogate = ("call_skill", {"name": "faults", "tool": "echo", "arguments": {"text": "\ud800"}}, {}, {})
+    answers = both(gateways, [("call", 1, surrogate), ("call", 2, ECHO)])
+    called = [a["id"] for a in answers if not str(a["id"]).startswith("probe")]
+    assert called == [2]  # the SDK's parser cannot read the first line: it is not a request at all
+
+
+def test_two_requests_with_one_id_in_one_read_are_each_answered_once(gateways: Any) -> None:
+    answers = both(gateways, [("call", 7, ECHO), ("call", 7, ECHO), ("call", "7", ECHO)])
+    assert sorted(json.dumps(a["id"]) for a in answers if not str(a["id"]).startswith("probe")) == [
+        '"7"',
+        "7",
+        "7",
+    ]
+
+
+def test_a_cancellation_in_the_same_read_as_its_request_cancels_it(gateways: Any) -> None:
+    for target in (700, "700"):  # by the id, or by its string ("5" and 5 are one id to the SDK)
+        answers = both(gateways, [("wait", 700), ("cancel", target)])
+        assert all(a["id"] != 700 for a in answers)
+
+
+def test_a_cancellation_naming_a_list_or_object_changes_nothing(gateways: Any) -> None:
+    answers = both(gateways, [("call", 3, ECHO), ("cancel", [3]), ("cancel", {"id": 3}), ("cancel", 3.0)])
+    assert any(a["id"] == 3 and a["result"]["content"][0]["text"] == "hi" for a in answers)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [{"progressToken": 1.5}, {"progressToken": None}, {"progressToken": {"t": 1}}, {"progressToken": [1]}],
+    ids=["float", "null", "object", "list"],
+)
+def test_an_odd_progress_token_gets_the_sdks_answer(gateways: Any, meta: dict[str, Any]) -> None:
+    odd = ("call_skill", ECHO[1], meta, {})
+    answers = both(gateways, [("call", 4, odd)])
+    assert any(a["id"] == 4 for a in answers)
+
+
+def test_a_bom_line_and_a_non_object_client_info_get_the_sdks_answers(gateways: Any) -> None:
+    on = gateways[0]
+    client_info = {**MODERN, "io.modelcontextprotocol/clientInfo": "not an object"}
+    call = on.call("call_skill", ECHO[1], 5)
+    call["params"]["_meta"] = client_info  # an envelope: refused on a handshake connection, too
+    both(
+        gateways,
+        [("raw", "\ufeff" + json.dumps(on.call("call_skill", ECHO[1], 6))), ("raw", json.dumps(call))],
+    )
