@@ -161,6 +161,8 @@ class SkillgateServer:
         self.server.add_request_handler("skills/list", SkillsListParams, self._skills_list)
         self.server.add_request_handler("skills/get", SkillsGetParams, self._skills_get)
         self.server.extensions[EXTENSION] = {}
+        if not tracing.active():  # no tracer: the SDK's span middleware would make no-op spans per request
+            self.server.middleware = [m for m in self.server.middleware if not _is_span_middleware(m)]
         self.server.middleware.append(_declare_extensions_on_initialize)
         self.tools: list[types.Tool] = []
         # Handshake-era connections that may hear tools/list_changed (held weakly: a closed
@@ -475,6 +477,11 @@ class _Server(Server[Any]):
             experimental_capabilities if experimental_capabilities is not None else dict(self.extensions),
             extensions,
         )
+
+
+def _is_span_middleware(middleware: Any) -> bool:
+    """The SDK's OpenTelemetry middleware, known by its public class name (its module is private)."""
+    return type(middleware).__name__ == "OpenTelemetryMiddleware"
 
 
 async def _declare_extensions_on_initialize(
