@@ -66,6 +66,7 @@ lint: install-test
 	$(BIN)/ruff check skillgate tests
 	$(BIN)/ruff format --check skillgate tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install-test system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.core

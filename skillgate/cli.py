@@ -17,24 +17,24 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from skillgate import __version__
-from skillgate.errors import SkillgateError, UsageError
-from skillgate.evals import DEFAULT_K
-from skillgate.wording import count
+from skillgate.authoring.evals import DEFAULT_K
+from skillgate.base.errors import SkillgateError, UsageError
+from skillgate.base.wording import count
 
 # Each command imports what it uses, so `skillgate --help` or `skillgate list` never loads the
 # MCP SDK, the HTTP stack, numpy or the tokenizer.
 if TYPE_CHECKING:
     import mcp_types as types
 
-    from skillgate.binding import DriftPolicy
-    from skillgate.catalog import Catalog
-    from skillgate.diagnostics import Diagnostic
-    from skillgate.evals import QueryResult
-    from skillgate.gateway import Gateway
-    from skillgate.lockfile import LockFile
-    from skillgate.ranking import Ranker
+    from skillgate.authoring.evals import QueryResult
+    from skillgate.base.diagnostics import Diagnostic
+    from skillgate.search.hybrid import Ranker
     from skillgate.settings import Settings
-    from skillgate.skill import Skill
+    from skillgate.skills.binding import DriftPolicy
+    from skillgate.skills.bundle import Skill
+    from skillgate.skills.catalog import Catalog
+    from skillgate.skills.lock import LockFile
+    from skillgate.tools.gateway import Gateway
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,9 +76,9 @@ def _split(args: Sequence[str], required: int, usage: str) -> tuple[Path, list[s
 
 def _load(path: Path, settings: Settings | None = None) -> Catalog:
     """The catalog at `path`, its parses cached in the settings' cache folder; diagnostics to stderr."""
-    from skillgate.catalog import Catalog
-    from skillgate.disk_cache import DiskCache
+    from skillgate.base.disk_cache import DiskCache
     from skillgate.settings import Settings
+    from skillgate.skills.catalog import Catalog
 
     folder = (settings or Settings()).cache_folder(os.environ)
     catalog = Catalog.load(path, DiskCache(folder, "catalog"))
@@ -95,8 +95,8 @@ def _with_gateway(
 ) -> T:
     import anyio
 
-    from skillgate.gateway import Gateway
-    from skillgate.pool import UpstreamPool
+    from skillgate.tools.gateway import Gateway
+    from skillgate.upstream.pool import UpstreamPool
 
     async def run() -> T:
         async with UpstreamPool(os.environ) as pool:
@@ -240,9 +240,9 @@ def format_option(text: str) -> Callable[[F], F]:
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) -> None:
     """Check the catalogs at PATHS (default: .); report every problem at once; exit 1 on errors."""
-    from skillgate.catalog import Catalog
-    from skillgate.checks import authoring_diagnostics
-    from skillgate.diagnostics import Severity
+    from skillgate.authoring.checks import authoring_diagnostics
+    from skillgate.base.diagnostics import Severity
+    from skillgate.skills.catalog import Catalog
 
     catalogs = [Catalog.load(p) for p in (paths or (Path("."),))]
     diagnostics = [d for c in catalogs for d in authoring_diagnostics(c)]
@@ -271,7 +271,7 @@ def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) 
 
 def github_annotation(d: Diagnostic) -> str:
     """A GitHub Actions workflow command that annotates the file and line."""
-    from skillgate.diagnostics import Severity
+    from skillgate.base.diagnostics import Severity
 
     def escape(text: str, property_value: bool = False) -> str:
         text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -309,8 +309,8 @@ def new(
     allowed: tuple[str, ...],
 ) -> None:
     """Create the skill folder NAME with a SKILL.md that validates (and an mcp.json when bound)."""
-    from skillgate.catalog import Catalog
-    from skillgate.scaffold import create_skill, parse_server
+    from skillgate.authoring.scaffold import create_skill, parse_server
+    from skillgate.skills.catalog import Catalog
 
     if server_json and shared:
         raise click.UsageError("use --server or --shared, not both")
@@ -345,8 +345,8 @@ def preview(directory: Path, host: str, port: int, audit: tuple[Path, ...]) -> N
     """The browser preview of the catalog in DIRECTORY, with live reload."""
     import anyio
 
-    from skillgate.http_app import LOOPBACK
     from skillgate.serve import serve_preview
+    from skillgate.server.http import LOOPBACK
 
     if host not in LOOPBACK:
         raise UsageError(f"--host {host}: the preview has no authentication; bind a loopback address")
@@ -393,7 +393,7 @@ def eval_command(directory: Path, k: int, output: str, config: Path | None) -> N
 
     Prints each query's rank and, for a miss, the skills that outranked it; exit 1 on a miss.
     """
-    from skillgate.evals import run_queries, skills_without_queries
+    from skillgate.authoring.evals import run_queries, skills_without_queries
     from skillgate.serve import search_ranker
     from skillgate.settings import load_settings
 
@@ -445,9 +445,9 @@ def _print_eval(results: list[QueryResult], untested: list[str], k: int) -> None
 
 
 def _miss_diagnostic(catalog: Catalog, result: QueryResult, k: int) -> Diagnostic:
-    from skillgate.catalog import display_path
-    from skillgate.diagnostics import Diagnostic
-    from skillgate.skill import EVAL_QUERIES
+    from skillgate.base.diagnostics import Diagnostic
+    from skillgate.base.layout import EVAL_QUERIES
+    from skillgate.skills.catalog import display_path
 
     skill = catalog.skills[result.skill]
     place = f"ranked #{result.rank}" if result.rank is not None else "did not match"
@@ -464,7 +464,7 @@ def _miss_diagnostic(catalog: Catalog, result: QueryResult, k: int) -> Diagnosti
 def _print_page(
     catalog: Catalog, query: str | None, limit: int, as_json: bool, ranker: Ranker | None = None
 ) -> None:
-    from skillgate.models import dump
+    from skillgate.tools.models import dump
 
     async def work(gateway: Gateway) -> Any:
         return gateway.list_skills(query=query, limit=limit)
@@ -530,9 +530,9 @@ def render(
     as_json: bool,
 ) -> None:
     """Render skill NAME with --var values and show its token cost."""
-    from skillgate.html_render import markdown_to_html
-    from skillgate.models import dump
-    from skillgate.tokens import ENCODING, token_counts
+    from skillgate.base.tokens import ENCODING, token_counts
+    from skillgate.render.html import markdown_to_html
+    from skillgate.tools.models import dump
 
     directory, (name,) = _split(args, 1, "[DIR] NAME")
     catalog = _load(directory)
@@ -570,7 +570,7 @@ def lock(args: tuple[str, ...], check: bool, as_json: bool) -> None:
     DIR defaults to .; with SKILL names, only those skills. With --check, print a
     per-field diff (tool, field, old -> new) of every drift and exit 1 if there is any.
     """
-    from skillgate.lockfile import LOCK_NAME, LockFile, lock_server
+    from skillgate.skills.lock import LOCK_NAME, LockFile, lock_server
 
     directory = Path(args[0]) if args and Path(args[0]).is_dir() else Path(".")
     names = list(args[1:] if args and Path(args[0]).is_dir() else args)
@@ -619,7 +619,7 @@ def lock(args: tuple[str, ...], check: bool, as_json: bool) -> None:
 
 
 def _lock_drift(skill: Skill, live: LockFile) -> list[str]:
-    from skillgate.lockfile import server_changes
+    from skillgate.skills.lock import server_changes
 
     if skill.lock is None:
         return ["no tools.lock.json (run `skillgate lock`)"]
@@ -649,7 +649,7 @@ def stats(logs: tuple[Path, ...], since: str | None, catalog: Path | None, as_js
     Per skill: surfaced by search, loaded, called, failed, p50/p99 latency; the searches no
     skill answered; with --catalog, the skills no search surfaced.
     """
-    from skillgate.usage import format_text, parse_since, read_events, usage
+    from skillgate.observe.usage import format_text, parse_since, read_events, usage
 
     try:
         moment = parse_since(since) if since else None
@@ -675,7 +675,7 @@ def call(
     """Call TOOL of SKILL through the gateway, to debug a binding."""
     import mcp_types as types
 
-    from skillgate.models import dump
+    from skillgate.tools.models import dump
 
     directory, (skill, tool) = _split(args, 2, "[DIR] SKILL TOOL")
     arguments: dict[str, Any] = {}

@@ -15,22 +15,23 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from skillgate.audit import AuditLog
-from skillgate.catalog import Catalog
-from skillgate.disk_cache import DiskCache
-from skillgate.errors import UsageError
-from skillgate.gateway import Gateway
-from skillgate.pool import UpstreamPool
-from skillgate.profile import DEFAULT_PROFILE
-from skillgate.ranking import Ranker, ranker_for
-from skillgate.reload import Reloader
+from skillgate.base.disk_cache import DiskCache
+from skillgate.base.errors import UsageError
+from skillgate.base.wording import count
+from skillgate.observe.audit import AuditLog
+from skillgate.search.hybrid import Ranker, ranker_for
+from skillgate.server.reload import Reloader
 from skillgate.settings import Settings
-from skillgate.wording import count
+from skillgate.skills.catalog import Catalog
+from skillgate.skills.profile import DEFAULT_PROFILE
+from skillgate.tools.gateway import Gateway
+from skillgate.tools.models import META_TOOLS
+from skillgate.upstream.pool import UpstreamPool
 
 if TYPE_CHECKING:  # the HTTP stack loads only for --http and the preview
     import uvicorn
 
-    from skillgate.http_app import Tokens
+    from skillgate.server.http import Tokens
 
 PRESTART_DELAY = 0.5
 
@@ -42,7 +43,7 @@ def search_ranker(settings: Settings, environ: Mapping[str, str] = os.environ) -
 
 
 def _tracing(settings: Settings) -> None:
-    from skillgate import tracing
+    from skillgate.observe import tracing
 
     tracing.configure(
         settings.tracing.enabled, settings.tracing.endpoint, settings.tracing.arguments, os.environ
@@ -50,7 +51,7 @@ def _tracing(settings: Settings) -> None:
 
 
 def _gateway(catalog: Catalog, pool: UpstreamPool, settings: Settings) -> Gateway:
-    from skillgate.tokens import CountCache
+    from skillgate.base.tokens import CountCache
 
     counts = CountCache(DiskCache(settings.cache_folder(os.environ), "tokens"), _catalog_name(catalog))
     return Gateway(
@@ -74,9 +75,9 @@ def open_audit(settings: Settings) -> AuditLog | None:
 
 async def serve_stdio(catalog: Catalog, settings: Settings, profile: str = DEFAULT_PROFILE) -> None:
     """Serve one client on stdin/stdout until it closes them or SIGTERM/SIGINT arrives."""
-    from skillgate.fast_path import FastPath
-    from skillgate.server import SkillgateServer
-    from skillgate.stdio_transport import serving_streams
+    from skillgate.server.fast_path import FastPath
+    from skillgate.server.mcp_server import SkillgateServer
+    from skillgate.server.stdio import serving_streams
 
     audit = open_audit(settings)
     _tracing(settings)
@@ -124,7 +125,7 @@ async def _exit_on_signal_stdio(pool: UpstreamPool) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for _ in signals:
             await pool.shutdown()
-            from skillgate import tracing
+            from skillgate.observe import tracing
 
             tracing.shutdown()  # queued spans are sent before the process ends
             sys.stdout.flush()
@@ -133,7 +134,7 @@ async def _exit_on_signal_stdio(pool: UpstreamPool) -> None:
 
 def http_tokens(settings: Settings, environ: Mapping[str, str]) -> Tokens:
     """The bearer tokens, refusing an open non-loopback server unless told to allow it."""
-    from skillgate.http_app import LOOPBACK, Tokens
+    from skillgate.server.http import LOOPBACK, Tokens
 
     tokens = Tokens(settings.token_values(environ))
     if settings.host not in LOOPBACK and not tokens.enabled and not settings.allow_unauthenticated:
@@ -146,8 +147,8 @@ def http_tokens(settings: Settings, environ: Mapping[str, str]) -> Tokens:
 
 async def serve_http(catalog: Catalog, settings: Settings) -> None:
     """Serve streamable HTTP at /mcp and /mcp/<profile> until SIGINT/SIGTERM."""
-    from skillgate.http_app import build_app
-    from skillgate.server import SkillgateServer
+    from skillgate.server.http import build_app
+    from skillgate.server.mcp_server import SkillgateServer
 
     tokens = http_tokens(settings, os.environ)
     audit = open_audit(settings)
@@ -157,9 +158,9 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
         gateway.warm_up(settings.warm)
         metrics = None
         if settings.metrics.enabled:
-            from skillgate.metrics import Metrics
+            from skillgate.observe.metrics import Metrics
 
-            metrics = Metrics(gateway, audit)
+            metrics = Metrics(gateway, audit, META_TOOLS)
             if settings.metrics.port is not None:  # the usual pattern: a loopback port, no auth
                 from prometheus_client import start_http_server
 
@@ -207,14 +208,14 @@ async def serve_http(catalog: Catalog, settings: Settings) -> None:
             return f"{serving}\nPoint an MCP client at it, e.g. {entry}"
 
         await _run_uvicorn(app, settings.host, settings.port, announce)
-    from skillgate import tracing
+    from skillgate.observe import tracing
 
     tracing.shutdown()
 
 
 async def serve_preview(catalog: Catalog, host: str, port: int, audit: list[Path] | None = None) -> None:
     """The preview page until SIGINT/SIGTERM."""
-    from skillgate.preview import build_preview
+    from skillgate.authoring.preview import build_preview
 
     app = build_preview(catalog, os.environ, ranker=search_ranker(Settings()), host=host, audit=audit)
     await _run_uvicorn(

@@ -63,12 +63,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from skillgate.binding import DriftPolicy
-from skillgate.errors import UsageError
-from skillgate.limits import JSON_DEPTH, RENDER_MEMORY_MB, RENDER_SECONDS, SETTINGS_BYTES
-from skillgate.profile import DEFAULT_PROFILE, EVERYTHING, Profile
-from skillgate.reading import Unreadable, read_text, too_deep
-from skillgate.render_worker import RenderWorkers
+from skillgate.base.errors import UsageError
+from skillgate.base.limits import JSON_DEPTH, RENDER_MEMORY_MB, RENDER_SECONDS, SETTINGS_BYTES
+from skillgate.base.reading import Unreadable, read_text, too_deep
+from skillgate.render.workers import RenderWorkers
+from skillgate.skills.binding import DriftPolicy
+from skillgate.skills.profile import DEFAULT_PROFILE, EVERYTHING, Profile
 
 PROFILE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 from mcp import Client, Implementation
 
-from skillgate.catalog import Catalog
-from skillgate.gateway import Gateway
-from skillgate.pool import UpstreamPool
-from skillgate.profile import EVERYTHING, Profile
-from skillgate.ranking import Ranker
-from skillgate.server import SkillgateServer
+from skillgate.search.hybrid import Ranker
+from skillgate.server.mcp_server import SkillgateServer
+from skillgate.skills.catalog import Catalog
+from skillgate.skills.profile import EVERYTHING, Profile
+from skillgate.tools.gateway import Gateway
+from skillgate.upstream.pool import UpstreamPool
 
 # Fuzzing: "ci" (make test) is bounded and derandomized; "fuzz" (make fuzz) searches wider.
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]

@@ -1,4 +1,4 @@
-"""A LiveKit voice agent whose tools come from skillgate (shown in the README; the tests use it).
+"""A LiveKit voice agent whose tools come from skillgate (shown in docs/voice.md; the tests use it).
 
 Run a skillgate first (`make run`, or `skillgate serve skills --http`), then:
     python tests/livekit_agent.py dev

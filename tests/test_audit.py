@@ -2,7 +2,7 @@ import json
 import threading
 from pathlib import Path
 
-from skillgate.audit import AuditEvent, AuditLog, canonical_digest, redact
+from skillgate.observe.audit import AuditEvent, AuditLog, canonical_digest, redact
 
 
 def event(n: int) -> AuditEvent:

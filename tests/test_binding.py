@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from skillgate.binding import ServerBinding, ServerEntry, expand, merge_bindings, read_mcp_json
-from skillgate.errors import EnvVarMissing
+from skillgate.base.errors import EnvVarMissing
+from skillgate.skills.binding import ServerBinding, ServerEntry, expand, merge_bindings, read_mcp_json
 
 
 def test_expand_uses_the_environment_and_defaults() -> None:

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from skillgate import tokens
-from skillgate.catalog import Catalog
-from skillgate.disk_cache import DiskCache
-from skillgate.gateway import Gateway
-from skillgate.pool import UpstreamPool
-from skillgate.server import meta_tools
-from skillgate.startup import Entry, cached_fit_startup, fit_startup
-from skillgate.tokens import CountCache
+from skillgate.base import tokens
+from skillgate.base.disk_cache import DiskCache
+from skillgate.base.tokens import CountCache
+from skillgate.skills.catalog import Catalog
+from skillgate.tools.gateway import Gateway
+from skillgate.tools.models import meta_tools
+from skillgate.tools.startup import Entry, cached_fit_startup, fit_startup
+from skillgate.upstream.pool import UpstreamPool
 from tests.conftest import REPO, text_of, write_skill
 
 pytestmark = pytest.mark.anyio
@@ -190,8 +190,8 @@ def _same(a: object, b: object) -> bool:
 def test_the_search_index_cache_follows_the_documents_and_survives_a_corrupt_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from skillgate.ranking import Ranker
-    from skillgate.search import SearchDocument
+    from skillgate.search.hybrid import Ranker
+    from skillgate.search.lexical import SearchDocument
 
     folder = tmp_path / "cache"
     before = [SearchDocument("alpha", "Tells the time in Tokyo."), SearchDocument("beta", "Reads files.")]

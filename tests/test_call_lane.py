@@ -16,7 +16,7 @@ import anyio
 import anyio.abc
 import pytest
 
-from skillgate.stdio_transport import StdioLane, parse
+from skillgate.server.stdio import StdioLane, parse
 from tests.conftest import REPO, faulty_server, write_skill
 
 pytestmark = pytest.mark.anyio

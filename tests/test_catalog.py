@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from skillgate.catalog import Catalog
-from skillgate.errors import FileNotInSkill, SkillNotFound, UsageError
+from skillgate.base.errors import FileNotInSkill, SkillNotFound, UsageError
+from skillgate.skills.catalog import Catalog
 from tests.conftest import write_skill
 
 

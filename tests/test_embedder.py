@@ -10,10 +10,10 @@ import httpx2
 import numpy as np
 import pytest
 
-from skillgate.embedder import BuiltinEmbedder, Fallback, HttpEmbedder, embeddings_url
-from skillgate.errors import EmbedderUnavailable
-from skillgate.ranking import Ranker
-from skillgate.search import SearchDocument
+from skillgate.base.errors import EmbedderUnavailable
+from skillgate.search.embedder import BuiltinEmbedder, Fallback, HttpEmbedder, embeddings_url
+from skillgate.search.hybrid import Ranker
+from skillgate.search.lexical import SearchDocument
 from tests.conftest import REPO, free_port, wait_for_port, write_skill
 
 DOCS = [
@@ -37,7 +37,7 @@ def test_builtin_embedder_loads_and_embeds_with_no_network_at_all():
         "import socket\n"
         "try:\n    socket.create_connection(('1.1.1.1', 443), timeout=2); print('NETWORK')\n"
         "except OSError:\n    pass\n"
-        "from skillgate.embedder import BuiltinEmbedder\n"
+        "from skillgate.search.embedder import BuiltinEmbedder\n"
         "v = BuiltinEmbedder().embed(['what time is it in Tokyo'])\n"
         "print(v.shape[1])\n"
     )
@@ -87,7 +87,7 @@ def test_search_falls_back_to_bm25_with_one_warning_when_the_server_stops(embedd
     assert index.search("is it still morning in Singapore")[0].name == "time-zones"  # no shared word
     process.terminate()
     process.wait(10)
-    with caplog.at_level(logging.WARNING, logger="skillgate.embedder"):
+    with caplog.at_level(logging.WARNING, logger="skillgate.search.embedder"):
         for _ in range(3):  # new queries need the server: BM25 answers, one warning in all
             assert [h.name for h in index.search("read the project files")] == ["repo-files"]
         rebuilt = ranker.index([*DOCS, SearchDocument("new-skill", "Something new.")], tmp_path)
@@ -110,7 +110,7 @@ def test_fallback_tries_again_after_the_pause(monkeypatch):
             return BuiltinEmbedder().embed(texts)
 
     clock = [100.0]
-    monkeypatch.setattr("skillgate.embedder.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("skillgate.search.embedder.time.monotonic", lambda: clock[0])
     fallback = Fallback(Flaky())
     assert fallback.embed(["a"]) is None
     assert fallback.embed(["a"]) is None and len(calls) == 1  # in the pause: not tried

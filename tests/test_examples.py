@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from skillgate.catalog import Catalog
+from skillgate.skills.catalog import Catalog
 from tests.conftest import EXAMPLES, REPO, gateway_client, text_of
 
 pytestmark = pytest.mark.anyio

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from skillgate.frontmatter import parse_skill_file
+from skillgate.skills.frontmatter import parse_skill_file
 
 P = Path("s/SKILL.md")
 

@@ -29,11 +29,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from skills_ref.validator import validate as reference_validate
 
-from skillgate.catalog import Catalog
-from skillgate.errors import RenderError, UsageError
-from skillgate.render import check_template, render_template
+from skillgate.base.errors import RenderError, UsageError
+from skillgate.render.template import check_template, render_template
+from skillgate.server.stdio import StdioLane, parse
 from skillgate.settings import load_settings
-from skillgate.stdio_transport import StdioLane, parse
+from skillgate.skills.catalog import Catalog
 from tests.conftest import gateway_client, text_of, write_skill
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"

@@ -11,10 +11,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from skillgate.catalog import Catalog
-from skillgate.errors import RenderError
-from skillgate.render import render_template
-from skillgate.render_worker import RenderWorkers
+from skillgate.base.errors import RenderError
+from skillgate.render.template import render_template
+from skillgate.render.workers import RenderWorkers
+from skillgate.skills.catalog import Catalog
 from tests.conftest import gateway_client, text_of, write_skill
 
 CTX = {"skill": {"name": "s"}, "tools": [], "client": {"name": "c", "version": "1"}}
@@ -265,9 +265,9 @@ async def test_odd_files_never_break_skills_list_or_load_skill(tmp_path: Path) -
 
 
 async def test_a_non_utf8_file_name_created_while_serving_does_not_stop_reloads(tmp_path: Path) -> None:
-    from skillgate.gateway import Gateway
-    from skillgate.pool import UpstreamPool
-    from skillgate.reload import Reloader
+    from skillgate.server.reload import Reloader
+    from skillgate.tools.gateway import Gateway
+    from skillgate.upstream.pool import UpstreamPool
 
     skill = write_skill(tmp_path, "edited", description="Before.")
     async with UpstreamPool(os.environ) as pool:
@@ -392,10 +392,10 @@ async def test_a_tool_added_upstream_is_callable_after_tools_list_changed(tmp_pa
 async def test_a_cancelled_call_is_audited_as_cancelled(tmp_path: Path) -> None:
     from mcp import Client
 
-    from skillgate.audit import AuditLog
-    from skillgate.gateway import Gateway
-    from skillgate.pool import UpstreamPool
-    from skillgate.server import SkillgateServer
+    from skillgate.observe.audit import AuditLog
+    from skillgate.server.mcp_server import SkillgateServer
+    from skillgate.tools.gateway import Gateway
+    from skillgate.upstream.pool import UpstreamPool
     from tests.conftest import faulty_server
 
     write_skill(tmp_path / "catalog", "slow", servers={"f": faulty_server()})
@@ -465,7 +465,7 @@ def test_yaml_the_reference_refuses_is_refused_with_its_line(tmp_path: Path, lin
 
 
 def test_a_long_body_without_newlines_is_counted_not_refused(tmp_path: Path) -> None:
-    from skillgate.checks import authoring_diagnostics
+    from skillgate.authoring.checks import authoring_diagnostics
 
     write_skill(tmp_path, "long", body="é" * 400_000 + "\n")
     catalog = Catalog.load(tmp_path)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from skillgate.catalog import Catalog
-from skillgate.html_render import markdown_to_html
-from skillgate.render import render_template
+from skillgate.render.html import markdown_to_html
+from skillgate.render.template import render_template
+from skillgate.skills.catalog import Catalog
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = {"no-vars": {}, "with-vars": json.loads((GOLDEN / "with-vars.json").read_text())}

@@ -15,7 +15,7 @@ import anyio
 import httpx2
 import pytest
 
-from skillgate.catalog import Catalog
+from skillgate.skills.catalog import Catalog
 from tests.conftest import faulty_http, faulty_server, gateway_client, text_of, write_skill
 from tests.support.replica import serving
 from tests.test_call_lane import CALLS, MODERN_META, OTHER_CALLS, audit_lines

@@ -19,7 +19,7 @@ from tests.livekit_agent import SKILLGATE_INSTRUCTIONS, skillgate_http, skillgat
 from tests.support.replica import replica
 
 pytestmark = pytest.mark.anyio
-README = (REPO / "README.md").read_text()
+VOICE_PAGE = (REPO / "docs" / "voice.md").read_text()
 
 
 @pytest.fixture
@@ -111,6 +111,6 @@ async def test_livekit_client_over_stdio(catalog: Path) -> None:
 
 
 def test_the_readme_shows_the_example_the_tests_use() -> None:
-    (block,) = [b for b in re.findall(r"```python\n(.*?)```", README, re.DOTALL) if "SkillAgent" in b]
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", VOICE_PAGE, re.DOTALL) if "SkillAgent" in b]
     assert block == (REPO / "tests" / "livekit_agent.py").read_text()
     assert "list_skills(query)" in SKILLGATE_INSTRUCTIONS

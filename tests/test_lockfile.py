@@ -10,8 +10,8 @@ import anyio
 import pytest
 from click.testing import CliRunner
 
-from skillgate.catalog import Catalog
 from skillgate.cli import main
+from skillgate.skills.catalog import Catalog
 from tests.conftest import faulty_server, gateway_client, text_of, write_skill
 
 pytestmark = pytest.mark.anyio

@@ -63,7 +63,7 @@ def test_the_build_has_no_warnings_from_the_projects_own_packaging(dist: Path) -
 def test_the_wheel_and_sdist_hold_the_package_and_its_pages(dist: Path) -> None:
     (wheel,) = dist.glob("skillgate-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "skillgate/cli.py" in names and "skillgate/templates/catalog.html" in names
+    assert "skillgate/cli.py" in names and "skillgate/authoring/templates/catalog.html" in names
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
     (sdist,) = dist.glob("skillgate-*.tar.gz")
     with tarfile.open(sdist) as archive:
@@ -99,7 +99,7 @@ async def test_an_installed_wheel_serves_the_examples_from_outside_the_checkout(
         [
             str(installed / "python"),
             "-c",
-            "from skillgate.preview import _PAGES; print(_PAGES.list_templates())",
+            "from skillgate.authoring.preview import _PAGES; print(_PAGES.list_templates())",
         ],
         capture_output=True,
         text=True,

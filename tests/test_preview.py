@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from skillgate.catalog import Catalog
-from skillgate.preview import build_preview
+from skillgate.authoring.preview import build_preview
 from skillgate.serve import search_ranker
 from skillgate.settings import Settings
+from skillgate.skills.catalog import Catalog
 from tests.conftest import write_skill
 
 

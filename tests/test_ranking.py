@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from skillgate.embedder import BuiltinEmbedder
-from skillgate.ranking import HybridIndex, Ranker, parts_of
-from skillgate.search import SearchDocument
+from skillgate.search.embedder import BuiltinEmbedder
+from skillgate.search.hybrid import HybridIndex, Ranker, parts_of
+from skillgate.search.lexical import SearchDocument
 
 DOCS = [
     SearchDocument("time-zones", "Tell the current time in any city and convert times between time zones."),

@@ -1,4 +1,4 @@
-"""Every command the README shows is run here, as a user would type it."""
+"""Every command the README and the docs pages show is run here, as a user would type it."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from skillgate.settings import load_settings
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
-COMMANDS = [line[2:].split("  #")[0].strip() for line in README.splitlines() if line.startswith("$ ")]
+PAGES = sorted((REPO / "docs").glob("*.md"))
+DOCS = "\n".join([README, *(page.read_text() for page in PAGES)])  # the README first: its commands lead
+COMMANDS = [line[2:].split("  #")[0].strip() for line in DOCS.splitlines() if line.startswith("$ ")]
 ENV = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
 
 
@@ -82,21 +84,37 @@ def test_make_run_serves_the_example_catalog_over_http() -> None:
 
 
 def test_every_documented_diagnostic_code_exists() -> None:
-    from skillgate.diagnostics import CODES
+    from skillgate.base.diagnostics import CODES
 
-    documented = set(re.findall(r"^\| (SG\d{3}) \|", README, re.MULTILINE))
+    documented = set(re.findall(r"^\| (SG\d{3}) \|", DOCS, re.MULTILINE))
     assert documented == set(CODES)
 
 
 def test_readme_names_every_module() -> None:
+    package = REPO / "skillgate"
     modules = {
-        p.name for p in (REPO / "skillgate").glob("*.py") if p.name not in ("__init__.py", "__main__.py")
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
     }
-    assert modules <= set(re.findall(r"^  (\w+\.py) ", README, re.MULTILINE))
+    assert modules == set(re.findall(r"^  ([\w/]+\.py) ", README, re.MULTILINE))
+
+
+def test_the_readme_is_a_front_page_linking_every_docs_page() -> None:
+    assert len(README.splitlines()) <= 400
+    for page in PAGES:
+        if page.name != "development.md":
+            assert f"(docs/{page.name})" in README, page.name
+
+
+def test_every_link_between_the_docs_opens() -> None:
+    for page in [REPO / "README.md", *PAGES]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name}: {target}"
 
 
 def test_every_settings_example_in_the_readme_is_valid(tmp_path: Path) -> None:
-    blocks = re.findall(r"```toml\n(.*?)```", README, re.DOTALL)
+    blocks = re.findall(r"```toml\n(.*?)```", DOCS, re.DOTALL)
     assert len(blocks) >= 2
     for number, block in enumerate(blocks):
         (tmp_path / f"{number}.toml").write_text(block)
@@ -109,9 +127,7 @@ def test_readme_is_where_the_repository_says() -> None:
 
 def test_readme_serve_command_runs_with_the_readme_settings_example(tmp_path: Path) -> None:
     (command,) = [c for c in COMMANDS if " serve " in c and "--config" in c]
-    (toml,) = [
-        block for block in re.findall(r"```toml\n(.*?)```", README, re.DOTALL) if "[[tokens]]" in block
-    ]
+    (toml,) = [block for block in re.findall(r"```toml\n(.*?)```", DOCS, re.DOTALL) if "[[tokens]]" in block]
     config = tmp_path / "skillgate.toml"
     config.write_text(toml)
     argv = [str(config) if a == "skillgate.toml" else a for a in shlex.split(command)] + ["--port", "0"]

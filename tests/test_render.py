@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from skillgate.errors import RenderError
-from skillgate.render import render_template
+from skillgate.base.errors import RenderError
+from skillgate.render.template import render_template
 
 CTX = {"skill": {"name": "s"}, "tools": [{"name": "t1"}], "client": {"name": "c", "version": "1"}}
 

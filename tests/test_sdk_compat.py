@@ -1,4 +1,4 @@
-"""The MCP SDK's private names skillgate uses (all in skillgate/sdk_compat.py) and the public
+"""The MCP SDK's private names skillgate uses (all in skillgate/base/sdk_compat.py) and the public
 pieces the fast path is built from: a release that moved one fails here, naming it."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ PUBLIC = [
 @pytest.mark.parametrize(("module", "name"), PRIVATE + PUBLIC, ids=lambda v: str(v))
 def test_every_sdk_name_skillgate_relies_on_is_where_it_was(module: str, name: str) -> None:
     found = importlib.import_module(module)
-    assert hasattr(found, name), f"the MCP SDK moved {module}.{name}: update skillgate/sdk_compat.py"
+    assert hasattr(found, name), f"the MCP SDK moved {module}.{name}: update skillgate/base/sdk_compat.py"
 
 
 def test_a_server_session_still_knows_its_connection() -> None:
@@ -39,8 +39,8 @@ def test_a_server_session_still_knows_its_connection() -> None:
     from mcp.server.connection import Connection
     from mcp.server.session import ServerSession
 
-    from skillgate.fast_path import Exchange
-    from skillgate.sdk_compat import connection_of
+    from skillgate.base.sdk_compat import connection_of
+    from skillgate.server.fast_path import Exchange
 
     async def nothing(message: object) -> None:
         pass

@@ -1,4 +1,4 @@
-from skillgate.search import SearchDocument, SearchIndex, edit_distance, tokenize
+from skillgate.search.lexical import SearchDocument, SearchIndex, edit_distance, tokenize
 
 DOCS = [
     SearchDocument("kubernetes-deploy", "Deploy services to a Kubernetes cluster.", ["Rollouts"]),

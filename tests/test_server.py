@@ -11,10 +11,9 @@ from jsonschema import Draft202012Validator
 from mcp import Implementation
 from pydantic import BaseModel
 
-from skillgate.catalog import Catalog
-from skillgate.models import LoadedFile, LoadedSkill, SkillPage
-from skillgate.server import meta_tools
-from skillgate.startup import Entry, fit_startup, startup_tokens
+from skillgate.skills.catalog import Catalog
+from skillgate.tools.models import LoadedFile, LoadedSkill, SkillPage, meta_tools
+from skillgate.tools.startup import Entry, fit_startup, startup_tokens
 from tests.conftest import faulty_server, gateway_client, text_of, time_server, write_skill
 
 pytestmark = pytest.mark.anyio

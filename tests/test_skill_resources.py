@@ -11,7 +11,7 @@ import pytest
 from mcp import Client, MCPError
 from pydantic import TypeAdapter
 
-from skillgate.profile import Profile
+from skillgate.skills.profile import Profile
 from tests.conftest import gateway_client, write_skill
 
 pytestmark = pytest.mark.anyio

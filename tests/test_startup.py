@@ -1,7 +1,7 @@
 import mcp_types as types
 
-from skillgate.server import meta_tools
-from skillgate.startup import MAX_LINE_CHARS, Entry, brief, fit_startup, tools_tokens
+from skillgate.tools.models import meta_tools
+from skillgate.tools.startup import MAX_LINE_CHARS, Entry, brief, fit_startup, tools_tokens
 
 TIME = (
     "Tell the current time in any city or time zone and convert a time between time zones "

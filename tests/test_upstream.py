@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from skillgate.catalog import Catalog
+from skillgate.skills.catalog import Catalog
 from tests.conftest import faulty_server, gateway_client, text_of, write_skill
 
 pytestmark = pytest.mark.anyio

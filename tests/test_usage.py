@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 from mcp import Client
 
-from skillgate.audit import AuditLog, scrub
-from skillgate.catalog import Catalog
 from skillgate.cli import main
-from skillgate.gateway import Gateway
-from skillgate.pool import UpstreamPool
-from skillgate.server import SkillgateServer
+from skillgate.observe.audit import AuditLog, scrub
+from skillgate.server.mcp_server import SkillgateServer
+from skillgate.skills.catalog import Catalog
+from skillgate.tools.gateway import Gateway
+from skillgate.upstream.pool import UpstreamPool
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.anyio

@@ -3,8 +3,8 @@ import os
 
 import numpy as np
 
-from skillgate.embedder import BuiltinEmbedder
-from skillgate.vectors import VectorCache
+from skillgate.search.embedder import BuiltinEmbedder
+from skillgate.search.vectors import VectorCache
 
 
 class Counting:
@@ -58,7 +58,7 @@ def test_a_corrupt_cache_file_is_ignored_with_one_warning_and_rebuilt(tmp_path, 
     (path,) = tmp_path.glob("vectors-*.npz")
     path.write_bytes(b"not a zip file at all")
     recount = Counting()
-    with caplog.at_level(logging.WARNING, logger="skillgate.vectors"):
+    with caplog.at_level(logging.WARNING, logger="skillgate.search.vectors"):
         vectors = VectorCache(tmp_path, "m", tmp_path).vectors(["text"], recount)
     assert recount.texts == ["text"] and vectors.shape == (1, 256)
     assert [r.getMessage() for r in caplog.records if "ignoring the vector cache" in r.getMessage()]
@@ -71,7 +71,7 @@ def test_a_cache_folder_that_cannot_be_created_still_gives_vectors_with_one_warn
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder should be")
     cache = VectorCache(blocker / "cache", "m", tmp_path)
-    with caplog.at_level(logging.WARNING, logger="skillgate.vectors"):
+    with caplog.at_level(logging.WARNING, logger="skillgate.search.vectors"):
         assert cache.vectors(["one"], Counting()).shape == (1, 256)
         assert cache.vectors(["one", "two"], Counting()).shape == (2, 256)
     assert len([r for r in caplog.records if "cannot write the vector cache" in r.getMessage()]) == 1
@@ -93,6 +93,6 @@ def test_vectors_of_another_dimension_under_the_same_model_name_are_all_embedded
 def test_a_cache_path_that_is_not_a_regular_file_is_ignored(tmp_path, caplog):
     cache = VectorCache(tmp_path, "m", tmp_path)
     os.mkfifo(cache.path)
-    with caplog.at_level(logging.WARNING, logger="skillgate.vectors"):
+    with caplog.at_level(logging.WARNING, logger="skillgate.search.vectors"):
         assert VectorCache(tmp_path, "m", tmp_path).vectors(["text"], Counting()).shape == (1, 256)
     assert any("ignoring the vector cache" in r.getMessage() for r in caplog.records)

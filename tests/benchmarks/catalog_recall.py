@@ -18,10 +18,10 @@ import random
 import re
 from typing import Any
 
-from skillgate import startup
-from skillgate.search import tokenize
-from skillgate.server import meta_tools
-from skillgate.startup import Entry, fit_startup
+from skillgate.search.lexical import tokenize
+from skillgate.tools import startup
+from skillgate.tools.models import meta_tools
+from skillgate.tools.startup import Entry, fit_startup
 from tests.benchmarks.catalogs import recorded_servers
 from tests.benchmarks.core import publish
 from tests.benchmarks.search_quality import kebab, metatool, voice

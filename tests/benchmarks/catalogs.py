@@ -15,8 +15,8 @@ from typing import Any
 
 import mcp_types as types
 
-from skillgate.lockfile import LockedServer, LockFile, lock_tool
-from skillgate.search import SearchDocument
+from skillgate.search.lexical import SearchDocument
+from skillgate.skills.lock import LockedServer, LockFile, lock_tool
 
 FIXTURES = Path(__file__).parent / "fixtures" / "servers"
 

@@ -6,7 +6,7 @@
 - tokens to the first successful call: startup + the `list_skills` answer + the `load_skill`
   answer an agent reads before a correct `call_skill` for a typical task.
 
-Tools are counted as a model reads them (`skillgate.startup.model_view`): without output
+Tools are counted as a model reads them (`skillgate.tools.startup.model_view`): without output
 schemas, on both sides, since hosts give those to typed clients, not to models.
 
 Run: make bench   (or: python -m tests.benchmarks.context)
@@ -22,8 +22,8 @@ from typing import Any
 import anyio
 import mcp_types as types
 
-from skillgate.startup import STARTUP_BUDGET, startup_tokens, tools_tokens
-from skillgate.tokens import count_tokens
+from skillgate.base.tokens import count_tokens
+from skillgate.tools.startup import STARTUP_BUDGET, startup_tokens, tools_tokens
 from tests.benchmarks.catalogs import recorded_servers, write_catalog
 from tests.benchmarks.core import publish
 from tests.conftest import EXAMPLES, gateway_client

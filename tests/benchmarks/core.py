@@ -19,9 +19,9 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from skillgate.catalog import Catalog
-from skillgate.pool import UpstreamPool
-from skillgate.startup import startup_tokens, tools_tokens
+from skillgate.skills.catalog import Catalog
+from skillgate.tools.startup import startup_tokens, tools_tokens
+from skillgate.upstream.pool import UpstreamPool
 from tests.conftest import EXAMPLES, REPO, gateway_client
 
 RESULTS = Path(__file__).parent / "results"

@@ -28,7 +28,7 @@ import anyio
 import httpx2
 from mcp import Client
 
-from skillgate.catalog import Catalog
+from skillgate.skills.catalog import Catalog
 from tests.benchmarks.core import publish
 from tests.conftest import EXAMPLES, REPO, text_of, write_skill
 from tests.support.replica import serving

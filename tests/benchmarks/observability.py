@@ -16,11 +16,12 @@ from typing import Any
 import anyio
 from mcp import Client
 
-from skillgate.catalog import Catalog
-from skillgate.gateway import Gateway
-from skillgate.metrics import Metrics
-from skillgate.pool import UpstreamPool
-from skillgate.server import SkillgateServer
+from skillgate.observe.metrics import Metrics
+from skillgate.server.mcp_server import SkillgateServer
+from skillgate.skills.catalog import Catalog
+from skillgate.tools.gateway import Gateway
+from skillgate.tools.models import META_TOOLS
+from skillgate.upstream.pool import UpstreamPool
 from tests.benchmarks.core import publish
 from tests.conftest import EXAMPLES
 
@@ -30,7 +31,7 @@ TIME_CALL = {"name": "time-zones", "tool": "get_current_time", "arguments": {"ti
 async def traced(n: int, on: bool = True) -> float:
     """call_skill p50 (metrics on), with tracing on (exporting to an OTLP/HTTP receiver on this
     machine) or off. The tracer provider is process-wide: each run is its own process."""
-    from skillgate import tracing
+    from skillgate.observe import tracing
     from tests.test_tracing import Receiver
 
     receiver = Receiver()
@@ -39,7 +40,9 @@ async def traced(n: int, on: bool = True) -> float:
     try:
         async with UpstreamPool(os.environ) as pool:
             gateway = Gateway(Catalog.load(EXAMPLES), pool)
-            async with Client(SkillgateServer(gateway, metrics=Metrics(gateway)).server) as client:  # type: ignore[arg-type]
+            async with Client(
+                SkillgateServer(gateway, metrics=Metrics(gateway, tools=META_TOOLS)).server
+            ) as client:  # type: ignore[arg-type]
                 for _ in range(30):
                     await client.call_tool("call_skill", TIME_CALL)
                 times = []
@@ -58,7 +61,7 @@ async def measure(n: int) -> dict[str, Any]:
     async with UpstreamPool(os.environ) as pool:
         gateway = Gateway(Catalog.load(EXAMPLES), pool)
         plain = SkillgateServer(gateway)
-        counted = SkillgateServer(gateway, metrics=Metrics(gateway))
+        counted = SkillgateServer(gateway, metrics=Metrics(gateway, tools=META_TOOLS))
         async with Client(plain.server) as off, Client(counted.server) as on:  # type: ignore[arg-type]
             for _ in range(30):
                 await off.call_tool("call_skill", TIME_CALL)

@@ -29,10 +29,10 @@ from typing import Any
 
 from rank_bm25 import BM25Okapi
 
-from skillgate.embedder import BuiltinEmbedder
-from skillgate.ranking import HybridIndex
-from skillgate.ranking import Ranker as SkillRanker
-from skillgate.search import SearchDocument
+from skillgate.search.embedder import BuiltinEmbedder
+from skillgate.search.hybrid import HybridIndex
+from skillgate.search.hybrid import Ranker as SkillRanker
+from skillgate.search.lexical import SearchDocument
 from tests.benchmarks.catalogs import recorded_servers
 from tests.benchmarks.core import publish
 from tests.conftest import REPO

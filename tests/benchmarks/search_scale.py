@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from skillgate.embedder import BuiltinEmbedder
-from skillgate.ranking import HybridIndex, Ranker
-from skillgate.search import SearchDocument
+from skillgate.search.embedder import BuiltinEmbedder
+from skillgate.search.hybrid import HybridIndex, Ranker
+from skillgate.search.lexical import SearchDocument
 from tests.benchmarks.catalogs import synthetic_documents
 from tests.benchmarks.core import publish
 from tests.benchmarks.search_quality import MULTI_NEED, VOICE

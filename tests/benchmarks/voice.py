@@ -18,8 +18,8 @@ import httpx2
 from livekit.agents.llm.tool_context import get_raw_function_info
 from mcp import Client
 
-from skillgate.catalog import Catalog
-from skillgate.tokens import count_tokens
+from skillgate.base.tokens import count_tokens
+from skillgate.skills.catalog import Catalog
 from tests.benchmarks.core import publish, timed
 from tests.conftest import EXAMPLES, gateway_client
 from tests.livekit_agent import skillgate_http

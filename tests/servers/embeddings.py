@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from skillgate.embedder import BuiltinEmbedder
+from skillgate.search.embedder import BuiltinEmbedder
 
 MODEL = "wordllama-test"
 embedder = BuiltinEmbedder()

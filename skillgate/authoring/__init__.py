@@ -1,0 +1,3 @@
+"""For skill authors: scaffolding, checks, findability evals, the preview page. Imports server and
+below.
+"""

@@ -1,0 +1,236 @@
+"""Ranking: what `list_skills(query)` orders skills by.
+
+Hybrid retrieval. For a query (or one part of it), each skill gets
+    LEXICAL_WEIGHT * bm25 / best bm25  +  DENSE_WEIGHT * cosine / best cosine
+over the skills the query reaches: BM25 from `search.SearchIndex`, cosine from
+`dense.DenseIndex` (negative cosines count as 0). Either half is scaled by its own best, so
+neither needs calibrating against the other.
+
+Long requests name several needs ("find the trending topics, chart them and save a PDF").
+The query is cut into parts at punctuation and at the words that join requests; each part of
+two or more content words is ranked on its own, and a skill's score is its best part score
+(each part scaled to 1) plus PART_BLEND of its whole-query score. So the best skill for each
+need reaches the top instead of five near-duplicates of the loudest need.
+
+A skill matches when BM25 reaches it, or it is among the DENSE_CANDIDATES nearest by cosine, or
+its cosine is at least DENSE_MATCH; ties are broken by name. Without an embedder (or while it
+is down) the ranking is BM25 alone, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from skillgate.search.lexical import Hit, SearchDocument, SearchIndex, tokenize
+
+if TYPE_CHECKING:  # numpy and the embedders load on the first search, not at startup
+    import numpy as np
+    import numpy.typing as npt
+
+    from skillgate.search.dense import DenseIndex
+    from skillgate.search.embedder import Embedder, Fallback
+    from skillgate.search.vectors import VectorCache
+    from skillgate.settings import SearchSettings  # the edge's model: a type only
+
+LEXICAL_WEIGHT, DENSE_WEIGHT = 0.4, 0.6
+PART_BLEND = 0.5
+DENSE_MATCH = 0.3
+DENSE_CANDIDATES = 10
+MAX_PARTS = 8
+MAX_QUERY_CHARS = 2000  # a longer request ranks by its start: bounded work per query
+QUERY_CACHE = 4096
+
+_JOINS = re.compile(
+    r"[,;:.!?\n]+|\s(?:and then|and|then|also|plus|after that|afterwards|as well as|so that|so)\s", re.I
+)
+
+
+def parts_of(query: str) -> list[str]:
+    """The separate needs of a request: its clauses of two or more content words."""
+    parts = [p.strip() for p in _JOINS.split(f" {query} ")]
+    return [p for p in parts if len(tokenize(p)) >= 2][:MAX_PARTS]
+
+
+class HybridIndex:
+    """BM25 fused with dense vectors; `dense=None` ranks by BM25 alone."""
+
+    def __init__(
+        self,
+        documents: Sequence[SearchDocument],
+        dense: DenseIndex | None,
+        embedder: Fallback | None,
+        lexical: SearchIndex | None = None,
+    ) -> None:
+        self.lexical = lexical if lexical is not None else SearchIndex(documents)
+        self.names = self.lexical.names
+        self.dense = dense
+        self._embedder = embedder
+        self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._words: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = {}
+
+    @property
+    def hybrid(self) -> bool:
+        return self.dense is not None
+
+    def search(self, query: str, limit: int | None = None) -> list[Hit]:
+        return self.top(query, limit)[0]
+
+    def top(
+        self, query: str, count: int | None = None, keep: Callable[[str], bool] | None = None
+    ) -> tuple[list[Hit], int]:
+        """The best `count` hits (all if None) among skills `keep` admits, and how many matched."""
+        query = query[:MAX_QUERY_CHARS]
+        texts = [query, *parts_of(query)]
+        vectors = self._embed(texts) if self.dense is not None else None
+        if vectors is None or self.dense is None or vectors.shape[1] != self.dense.dim:
+            # no embedder, it is down, or the model behind its name changed since the build: BM25 alone
+            return self.lexical.top(query, count, keep)
+        import numpy as np
+
+        scores = self._scores(texts, vectors)
+        matched = np.flatnonzero(scores > 0)
+        order = matched[np.lexsort((matched, -scores[matched]))].tolist()  # index order is name order
+        if keep is not None:
+            order = [i for i in order if keep(self.names[i])]
+        hits = [Hit(self.names[i], round(float(scores[i]), 4)) for i in order[:count]]
+        return hits, len(order)
+
+    def _scores(self, texts: list[str], vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Each skill's hybrid score for [query, *parts]: the whole query's, or the best part's plus
+        PART_BLEND of the whole query's."""
+        import numpy as np
+
+        assert self.dense is not None
+        similarities = self.dense.similarities(vectors)
+        whole = _scaled(self._fuse(texts[0], similarities[0]))
+        if len(texts) <= 2:  # one part: the whole query is that part
+            return whole
+        best: npt.NDArray[np.float64] = np.max(
+            [_scaled(self._fuse(t, row)) for t, row in zip(texts[1:], similarities[1:], strict=True)], 0
+        )
+        return best + PART_BLEND * whole
+
+    def _fuse(self, text: str, cosines: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        lexical = _scaled(self._lexical(text))
+        reached = (lexical > 0) | (cosines >= DENSE_MATCH)
+        if len(cosines) > DENSE_CANDIDATES:
+            reached[np.argpartition(-cosines, DENSE_CANDIDATES)[:DENSE_CANDIDATES]] = True
+        else:
+            reached[:] = True
+        dense = _scaled(np.where(reached, np.maximum(cosines, 0.0), 0.0))
+        return LEXICAL_WEIGHT * lexical + DENSE_WEIGHT * dense
+
+    def _lexical(self, text: str) -> npt.NDArray[np.float64]:
+        """BM25 of `text` per skill, from per-word arrays cached for the life of the index."""
+        import numpy as np
+
+        scores = np.zeros(len(self.names))
+        for word in dict.fromkeys(tokenize(text)):
+            postings = self._words.get(word)
+            if postings is None:
+                found = self.lexical.word_scores(word)
+                postings = (np.fromiter(found, dtype=np.intp), np.fromiter(found.values(), dtype=np.float64))
+                if len(self._words) > QUERY_CACHE * 4:
+                    self._words.clear()
+                self._words[word] = postings
+            scores[postings[0]] += postings[1]
+        return scores
+
+    def _embed(self, texts: list[str]) -> npt.NDArray[np.float32] | None:
+        import numpy as np
+
+        assert self._embedder is not None
+        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if missing:
+            vectors = self._embedder.embed(missing)
+            if vectors is None:
+                return None
+            for text, vector in zip(missing, vectors, strict=True):
+                self._queries[text] = vector
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        for text in texts:
+            self._queries.move_to_end(text)
+        return np.stack([self._queries[t] for t in texts])
+
+
+def _scaled(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / top if top > 0 else scores * 0.0
+
+
+class Ranker:
+    """Builds a HybridIndex for a catalog: the embedder (or none) and where its vectors are cached."""
+
+    def __init__(self, embedder: Embedder | None = None, cache_folder: Path | None = None) -> None:
+        from skillgate.search.embedder import Fallback
+
+        self.embedder = Fallback(embedder) if embedder is not None else None
+        self.cache_folder = cache_folder
+        self._caches: dict[Path, VectorCache] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def remote(self) -> bool:
+        """True when embedding a query may wait on the network (run searches off the event loop)."""
+        return self.embedder is not None and self.embedder.embedder.remote
+
+    def index(self, documents: Sequence[SearchDocument], root: Path) -> HybridIndex:
+        """The index of `documents`: read back from the disk cache when the same documents were
+        indexed before with the same embedder (a restart), else built and written there."""
+        from skillgate.base.disk_cache import DiskCache, code_version
+
+        disk = DiskCache(self.cache_folder, "search") if self.cache_folder is not None else None
+        model = self.embedder.name if self.embedder is not None else "none"
+        texts = [[d.name, d.description, list(d.headings), list(d.tools)] for d in documents]
+        key = hashlib.sha256(json.dumps([code_version(), model, texts]).encode("utf-8", "surrogatepass"))
+        name = hashlib.sha256(f"{root}\0{model}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        stored = disk.read_keyed(name, key.hexdigest()) if disk is not None else None
+        if isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[0], SearchIndex):
+            lexical, dense = stored
+            if dense is not None or self.embedder is None:
+                return HybridIndex(documents, dense, self.embedder, lexical)
+        dense = None
+        if self.embedder is not None and self.embedder.available:
+            from skillgate.search.dense import DenseIndex
+
+            with self._lock:
+                dense = DenseIndex.build(documents, self.embedder, self._cache(root))
+        index = HybridIndex(documents, dense, self.embedder)
+        if disk is not None and (dense is not None or self.embedder is None):
+            disk.write_keyed(name, key.hexdigest(), (index.lexical, dense))
+        return index
+
+    def wants_rebuild(self, index: HybridIndex) -> bool:
+        """An index built while the embedder was down is rebuilt once it may be back."""
+        return self.embedder is not None and not index.hybrid and self.embedder.available
+
+    def _cache(self, root: Path) -> VectorCache:
+        from skillgate.search.vectors import VectorCache
+
+        assert self.embedder is not None
+        cache = self._caches.get(root)
+        if cache is None:
+            cache = self._caches[root] = VectorCache(self.cache_folder, self.embedder.name, root)
+        return cache
+
+
+def ranker_for(settings: SearchSettings, cache_folder: Path | None) -> Ranker:
+    """The Ranker that `[search]` asks for; `cache_folder` None keeps vectors in memory only."""
+    from skillgate.search.embedder import BuiltinEmbedder, HttpEmbedder
+
+    if settings.embedder == "none":
+        return Ranker(None)
+    if settings.embedder == "http":
+        assert settings.url is not None and settings.model is not None  # checked by SearchSettings
+        return Ranker(HttpEmbedder(settings.url, settings.model, settings.timeout), cache_folder)
+    return Ranker(BuiltinEmbedder(), cache_folder)

@@ -1,0 +1,173 @@
+"""Skill: one loaded skill folder (SKILL.md, its bindings and its other files)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from skillgate.base.errors import FileNotInSkill
+from skillgate.base.layout import servable
+from skillgate.base.limits import PATH_CHARS
+from skillgate.base.limits import SERVED_FILE_BYTES as MAX_FILE_BYTES
+from skillgate.base.reading import Unreadable, read_bytes
+from skillgate.skills.binding import ServerBinding
+from skillgate.skills.frontmatter import SkillFrontmatter
+from skillgate.skills.lock import LockFile
+
+SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+    line: int  # line in the body (1-based)
+
+
+@dataclass(frozen=True)
+class SkillFile:
+    path: str  # POSIX path relative to the skill folder
+    size: int
+
+
+@dataclass(frozen=True)
+class Skill:
+    frontmatter: SkillFrontmatter
+    dir: Path
+    body: str
+    body_line: int  # line of SKILL.md where the body starts
+    bindings: tuple[ServerBinding, ...]
+    headings: tuple[Heading, ...]
+    files: tuple[SkillFile, ...]
+    lock_data: bytes | None = None  # tools.lock.json as validated, zlib-compressed; see `lock`
+    locked_tools: tuple[tuple[str, str, str], ...] = ()  # (server, tool, description) from the lock
+    source: str = "SKILL.md"  # the file name SKILL.md was found under
+
+    @functools.cached_property
+    def lock(self) -> LockFile | None:
+        """The skill's lock, parsed when first needed (a 10,000-skill catalog starts without parsing them)."""
+        return (
+            None if self.lock_data is None else LockFile.model_validate_json(zlib.decompress(self.lock_data))
+        )
+
+    @functools.cached_property
+    def variables(self) -> dict[str, str | None]:
+        """The template variables the body reads and their written defaults (read once per skill)."""
+        from skillgate.render.template import template_variables  # Jinja loads only when needed
+
+        return template_variables(self.body, self.dir)
+
+    def locked(self, server: str) -> list[tuple[str, str]] | None:
+        """(name, description) of the tools the lock pins for `server`, or None when it pins none."""
+        if self.lock_data is None:
+            return None
+        found = [(name, description) for bound, name, description in self.locked_tools if bound == server]
+        return found if found or self.lock is None or server in self.lock.servers else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("lock", None)  # cached: parsed again after unpickling, when needed
+        state.pop("variables", None)
+        return state
+
+    @property
+    def name(self) -> str:
+        return self.frontmatter.name
+
+    @property
+    def skill_md(self) -> Path:
+        return self.dir / self.source
+
+    def binding_for(self, tool: str) -> ServerBinding | None:
+        """The first binding (in name order) whose allowlist admits `tool`."""
+        return next((b for b in self.bindings if b.allows(tool)), None)
+
+    def read_file(self, relative: str) -> bytes:
+        """One of the skill's listed files; never anything else, never outside the skill folder.
+
+        The path is looked up among the listed files before the file system is touched, so a
+        NUL byte, a `..` or a link loop in it is just "not a file of this skill".
+        """
+        listed = {f.path for f in self.files}
+        wanted = relative.removeprefix("./")
+        if wanted not in listed:
+            available = ", ".join(sorted(listed)) or "none"
+            raise FileNotInSkill(
+                f"{relative[:PATH_CHARS]!r} is not a file of skill {self.name!r}; paths are relative to "
+                f"the skill folder and must be one of: {available}"
+            )
+        root = self.dir.resolve()
+        try:
+            target = (root / wanted).resolve(strict=True)
+            if not target.is_relative_to(root):
+                raise Unreadable("it now points outside the skill folder")
+            return read_bytes(target, MAX_FILE_BYTES)
+        except (OSError, RuntimeError, Unreadable) as exc:
+            raise FileNotInSkill(f"{wanted!r} of skill {self.name!r} cannot be read: {exc}") from None
+
+
+def find_headings(body: str) -> tuple[Heading, ...]:
+    from skillgate.render.sections import blocks  # block parsing only: a heading's text is its raw content
+
+    tokens = blocks().parse(body)
+    headings = []
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.map is not None:
+            text = tokens[i + 1].content if i + 1 < len(tokens) else ""
+            headings.append(Heading(int(token.tag[1:]), text.strip(), token.map[0] + 1))
+    return tuple(headings)
+
+
+def list_files(skill_dir: Path) -> tuple[tuple[SkillFile, ...], list[tuple[str, str]]]:
+    """The skill's servable files, sorted, and what was skipped: (relative path, why).
+
+    A file is listed only if reading it will work: a regular file (or a link to one) inside
+    the skill folder, whose name is UTF-8 and whose link target is itself servable. Read with
+    one `scandir` per folder and one `stat` per file (links are resolved, others need not be).
+    """
+    root = os.path.realpath(skill_dir)
+    files: list[SkillFile] = []
+    skipped: list[tuple[str, str]] = []
+    pending = [("", root)]
+    while pending:
+        prefix, folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            relative = prefix + entry.name
+            if not servable(relative):
+                continue
+            try:
+                relative.encode("utf-8")
+            except UnicodeEncodeError:
+                skipped.append((relative, "its name is not UTF-8; rename it"))
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIP_DIRS:
+                        pending.append((relative + "/", entry.path))
+                    continue
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path, strict=True)
+                    inside = target.startswith(root + os.sep)
+                    if not inside or not servable(target[len(root) + 1 :].replace(os.sep, "/")):
+                        skipped.append((relative, "it links outside the skill's servable files"))
+                        continue
+                info = entry.stat()
+            except (OSError, RuntimeError, ValueError):
+                skipped.append((relative, "a broken link or a link loop"))
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                skipped.append((relative, "not a regular file"))
+            elif info.st_size > MAX_FILE_BYTES:
+                skipped.append((relative, f"{info.st_size:,} bytes, over the {MAX_FILE_BYTES:,} limit"))
+            else:
+                files.append(SkillFile(relative, info.st_size))
+    return tuple(sorted(files, key=lambda f: f.path)), sorted(skipped)

@@ -1,0 +1,136 @@
+"""What an upstream connection is made of besides the SDK's session: a watch on its streams (a
+dead server is noticed before the next call), its stderr relayed into skillgate's log, the junk
+lines it writes to stdout counted, its command found, and its failures described."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+from mcp import MCPError
+from mcp.shared.message import SessionMessage
+
+from skillgate.base.sdk_compat import Transport, TransportStreams
+
+logger = logging.getLogger("skillgate.upstream.connection")  # one logger for an upstream's lines
+
+STDERR_LINE_CHARS = 2_000
+JUNK_WARNING_INTERVAL = 60.0
+
+
+@asynccontextmanager
+async def watched(transport: Transport, on_close: Callable[[], None]) -> AsyncIterator[TransportStreams]:
+    """The transport's streams, calling `on_close` as soon as the server's side ends.
+
+    The SDK notices a dead server only when a request fails; watching the read stream
+    lets the supervisor restart a crashed server before the next call needs it.
+    """
+    async with transport as (read, write):
+        send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+
+        async def pump() -> None:
+            try:
+                async with send:
+                    async for message in read:
+                        await send.send(message)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass
+            finally:
+                on_close()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump)
+            try:
+                yield receive, write
+            finally:
+                tg.cancel_scope.cancel()
+
+
+class StderrRelay:
+    """An upstream's stderr, line by line into skillgate's log (`upstream NAME: ...`), secrets masked.
+
+    A pipe the server writes to, drained by a thread until the server's end closes. Lines are
+    logged at INFO (`--log-level info` shows them) and cut at 2,000 characters.
+    """
+
+    def __init__(self, name: str, redact: Callable[[str], str]) -> None:
+        self.name = name
+        self.redact = redact
+        read_fd, write_fd = os.pipe()
+        self.writer = os.fdopen(write_fd, "w")
+        self._reader = os.fdopen(read_fd, "rb")
+        self._thread = threading.Thread(target=self._drain, name=f"stderr-{name}", daemon=True)
+
+    def __enter__(self) -> StderrRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.writer.close()  # the server holds its own copy; the thread ends when that closes too
+
+    def _drain(self) -> None:
+        with self._reader:
+            for raw in self._reader:
+                line = raw.decode("utf-8", "replace").rstrip()[:STDERR_LINE_CHARS]
+                if line:
+                    logger.info("upstream %s: %s", self.name, self.redact(line))
+
+
+class JunkLines:
+    """Lines an upstream wrote to stdout that are not JSON-RPC: one warning, then one a minute."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._next_warning = 0.0
+
+    def note(self, name: str) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now >= self._next_warning:
+            self._next_warning = now + JUNK_WARNING_INTERVAL
+            logger.warning(
+                "upstream %s wrote %d line(s) to stdout that are not JSON-RPC; they are ignored "
+                "(a stdio server must log to stderr)",
+                name,
+                self.count,
+            )
+
+
+class _QuietParseErrors(logging.Filter):
+    """The SDK logs every junk stdout line with a full traceback; `_JunkLines` reports them instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to parse JSONRPC message from server")
+
+
+logging.getLogger("mcp.client.stdio").addFilter(_QuietParseErrors())
+
+
+def find_command(command: str) -> str:
+    """Resolve a bare command on PATH, with skillgate's own bin folder first.
+
+    Servers installed in the same virtualenv as skillgate are found even when the
+    virtualenv is not activated.
+    """
+    if os.sep in command:
+        return command
+    search = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    return shutil.which(command, path=search) or command
+
+
+def describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found: {exc.filename or exc}"
+    if isinstance(exc, MCPError):
+        return exc.error.message
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
