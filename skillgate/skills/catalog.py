@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,13 +26,14 @@ from skillgate.base.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.base.disk_cache import DiskCache
 from skillgate.base.errors import SkillNotFound, UsageError
 from skillgate.base.layout import SKILL_FILES
-from skillgate.base.limits import PATH_CHARS, SKILL_MD_BYTES
+from skillgate.base.limits import SKILL_MD_BYTES
 from skillgate.base.reading import Unreadable, read_text
 from skillgate.base.wording import suggest
 from skillgate.skills.binding import ServerBinding, ServerEntry, merge_bindings, read_mcp_json
 from skillgate.skills.bundle import SKIP_DIRS, Skill, find_headings, list_files
+from skillgate.skills.consistency import collisions, lock_mismatches, missing_files
 from skillgate.skills.frontmatter import normalize_name, parse_skill_file
-from skillgate.skills.lock import LOCK_NAME, LockFile, read_lock
+from skillgate.skills.lock import LOCK_NAME, read_lock
 
 logger = logging.getLogger(__name__)
 
@@ -250,13 +250,13 @@ def _load_skill(
         diagnostics += found
         bindings, found = merge_bindings(entries, skill_dir, shared, root, mcp_json)
         diagnostics += found
-    diagnostics += _collisions(bindings, mcp_json)
+    diagnostics += collisions(bindings, mcp_json)
     lock = None
     if os.path.lexists(skill_dir / LOCK_NAME):
         lock, found = read_lock(skill_dir / LOCK_NAME)
         diagnostics += found
         if lock is not None:
-            diagnostics += _lock_mismatches(lock, bindings, skill_dir / LOCK_NAME)
+            diagnostics += lock_mismatches(lock, bindings, skill_dir / LOCK_NAME)
     from skillgate.render.template import check_template  # Jinja loads only when a template is parsed
 
     template = check_template(parsed.body, skill_dir)
@@ -265,7 +265,7 @@ def _load_skill(
         diagnostics.append(
             Diagnostic.at(skill_md, "SG301", f"template syntax error: {message}", line + parsed.body_line - 1)
         )
-    diagnostics += _missing_files(
+    diagnostics += missing_files(
         parsed.body, parsed.body_line, skill_dir, skill_md, template.includes, looked_for
     )
     if any(d.severity is Severity.ERROR for d in diagnostics):
@@ -289,127 +289,3 @@ def _load_skill(
         source=source,
     )
     return skill, diagnostics
-
-
-def _collisions(bindings: list[ServerBinding], mcp_json: Path) -> list[Diagnostic]:
-    """Tool names that two bound servers' allowlists both name exactly.
-
-    Globs and absent allowlists are checked when the servers' tool lists are known;
-    at run time the first server in name order wins a name both expose.
-    """
-    owners: dict[str, str] = {}
-    found = []
-    for binding in bindings:
-        for tool in binding.entry.allowed_tools or []:
-            if any(ch in tool for ch in "*?["):
-                continue
-            if tool in owners and owners[tool] != binding.name:
-                found.append(
-                    Diagnostic.at(
-                        mcp_json,
-                        "SG204",
-                        f"tool {tool!r} is allowed from both {owners[tool]!r} and {binding.name!r}; "
-                        "a skill's tool names must be unique, remove it from one allowlist",
-                    )
-                )
-            owners.setdefault(tool, binding.name)
-    return found
-
-
-def _lock_mismatches(lock: LockFile, bindings: list[ServerBinding], path: Path) -> list[Diagnostic]:
-    """Where the lock and the bindings disagree: the fix is always to run `skillgate lock` again."""
-    fix = "run `skillgate lock` to update it"
-    found = []
-    bound = {b.name: b for b in bindings}
-    for server in sorted(set(lock.servers) - set(bound)):
-        found.append(
-            Diagnostic.at(
-                path, "SG402", f"the lock pins server {server!r}, which mcp.json no longer binds; {fix}"
-            )
-        )
-    for name, binding in sorted(bound.items()):
-        locked = lock.servers.get(name)
-        if locked is None:
-            found.append(Diagnostic.at(path, "SG402", f"server {name!r} is bound but not in the lock; {fix}"))
-            continue
-        names = {t.name for t in locked.tools}
-        for tool in sorted(t for t in names if not binding.allows(t)):
-            found.append(
-                Diagnostic.at(
-                    path, "SG402", f"{name}: {tool!r} is locked but the allowlist no longer allows it; {fix}"
-                )
-            )
-        exact = [t for t in binding.entry.allowed_tools or [] if not any(ch in t for ch in "*?[")]
-        for tool in sorted(set(exact) - names):
-            found.append(
-                Diagnostic.at(path, "SG402", f"{name}: allowed tool {tool!r} has no lock entry; {fix}")
-            )
-    return found
-
-
-_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-
-
-def _missing_files(
-    body: str,
-    body_line: int,
-    skill_dir: Path,
-    skill_md: Path,
-    includes: list[tuple[str, int]],
-    looked_for: list[str],
-) -> list[Diagnostic]:
-    """Includes (errors) and relative links (warnings) that name files the skill does not have.
-    Every path looked at is added to `looked_for`: the result depends on it."""
-    found = []
-    root = skill_dir
-    for name, line in includes:
-        looked_for.append(name)
-        if not _include_ok(root, name):
-            found.append(
-                Diagnostic.at(
-                    skill_md,
-                    "SG302",
-                    f"include {name!r} is not a file in the skill folder; create it, or fix the path "
-                    "(relative to the folder that holds SKILL.md)",
-                    line + body_line - 1,
-                )
-            )
-    for number, text in enumerate(body.splitlines(), start=body_line):
-        for match in _LINK.finditer(text):
-            href = match.group(1).split("#")[0].split("?")[0]
-            if (
-                not href
-                or "://" in href
-                or href.startswith(("/", "mailto:", "{{"))
-                or ":" in href.split("/")[0]
-            ):
-                continue
-            looked_for.append(href)
-            if len(href) > PATH_CHARS or not _exists(root, href):
-                found.append(
-                    Diagnostic.at(
-                        skill_md,
-                        "SG303",
-                        f"link target {href!r} does not exist in the skill folder",
-                        number,
-                        match.start() + 1,
-                        Severity.WARNING,
-                    )
-                )
-    return found
-
-
-def _exists(root: Path, relative: str) -> bool:
-    """Whether a link target exists; a NUL, an over-long name or a link loop is "no"."""
-    try:
-        return (root / relative).resolve().exists()
-    except (OSError, ValueError, RuntimeError):
-        return False
-
-
-def _include_ok(root: Path, name: str) -> bool:
-    try:
-        target = (root / name).resolve()
-        return target.is_relative_to(root) and target.is_file()
-    except (OSError, ValueError, RuntimeError):
-        return False

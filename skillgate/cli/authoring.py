@@ -1,0 +1,352 @@
+"""The author's commands: `new`, `validate`, `eval`, `render`, `lock`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from skillgate.authoring.evals import DEFAULT_K
+from skillgate.base.errors import UsageError
+from skillgate.base.wording import count
+from skillgate.cli.app import (
+    CONFIG_OPTION,
+    _load,
+    _parse_vars,
+    _print_json,
+    _read_vars_file,
+    _split,
+    _with_gateway,
+    format_option,
+    main,
+)
+
+# Each command imports what it uses, so `skillgate --help` or `skillgate list` never loads the
+# MCP SDK, the HTTP stack, numpy or the tokenizer.
+if TYPE_CHECKING:
+    from skillgate.authoring.evals import QueryResult
+    from skillgate.base.diagnostics import Diagnostic
+    from skillgate.skills.bundle import Skill
+    from skillgate.skills.catalog import Catalog
+    from skillgate.skills.lock import LockFile
+    from skillgate.tools.gateway import Gateway
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The catalog folder to create the skill in.",
+)
+@click.option("--description", help="The skill's description (default: a TODO placeholder that validates).")
+@click.option("--server", "server_json", metavar="JSON", help="A pasted mcpServers entry (or whole block).")
+@click.option("--server-name", help="Name for a pasted single entry (default: server).")
+@click.option("--shared", metavar="NAME", help="Bind to the shared server NAME of the catalog's mcp.json.")
+@click.option(
+    "--allow", "allowed", multiple=True, metavar="TOOL", help="An allowed tool (name or glob); repeat."
+)
+def new(
+    name: str,
+    parent: Path,
+    description: str | None,
+    server_json: str | None,
+    server_name: str | None,
+    shared: str | None,
+    allowed: tuple[str, ...],
+) -> None:
+    """Create the skill folder NAME with a SKILL.md that validates (and an mcp.json when bound)."""
+    from skillgate.authoring.scaffold import create_skill, parse_server
+    from skillgate.skills.catalog import Catalog
+
+    if server_json and shared:
+        raise click.UsageError("use --server or --shared, not both")
+    servers = parse_server(server_json, server_name) if server_json else None
+    if shared:
+        root_servers = Catalog.load(parent).shared_servers
+        if shared not in root_servers:
+            known = ", ".join(sorted(root_servers)) or "none"
+            raise UsageError(
+                f"--shared {shared!r}: the catalog's mcp.json has no such server (it has: {known})"
+            )
+        servers = {shared: {}}
+    folder = create_skill(parent, name, description=description, servers=servers, allowed_tools=list(allowed))
+    click.echo(f"created {folder}/SKILL.md" + (f" and {folder}/mcp.json" if servers else ""))
+    click.echo(
+        f"next: edit it, then `skillgate validate {parent}` and `skillgate preview {parent}`", err=True
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@format_option("path:line:col: CODE message")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) -> None:
+    """Check the catalogs at PATHS (default: .); report every problem at once; exit 1 on errors."""
+    from skillgate.authoring.checks import authoring_diagnostics
+    from skillgate.base.diagnostics import Severity
+    from skillgate.skills.catalog import Catalog
+
+    catalogs = [Catalog.load(p) for p in (paths or (Path("."),))]
+    diagnostics = [d for c in catalogs for d in authoring_diagnostics(c)]
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR or strict]
+    skills = sum(len(c) for c in catalogs)
+    if as_json or output == "json":
+        _print_json(
+            {
+                "ok": not errors,
+                "skills": skills,
+                "diagnostics": [d.model_dump(mode="json") for d in diagnostics],
+            }
+        )
+    else:
+        for diagnostic in diagnostics:
+            click.echo(github_annotation(diagnostic) if output == "github" else str(diagnostic))
+        warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+        click.echo(
+            f"{count(skills, 'skill')} valid; {count(len(diagnostics) - warnings, 'error')}, "
+            f"{count(warnings, 'warning')}",
+            err=True,
+        )
+    if errors:
+        sys.exit(1)
+
+
+def github_annotation(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command that annotates the file and line."""
+    from skillgate.base.diagnostics import Severity
+
+    def escape(text: str, property_value: bool = False) -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+    level = "error" if d.severity is Severity.ERROR else "warning"
+    properties = f"file={escape(d.path, True)},line={d.line},col={d.col},title={escape(d.code, True)}"
+    return f"::{level} {properties}::{escape(d.message)}"
+
+
+@main.command(name="eval")
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(1, 100),
+    default=DEFAULT_K,
+    show_default=True,
+    help="A query passes when its skill is among the first K results.",
+)
+@format_option("each skill's queries and ranks")
+@CONFIG_OPTION
+def eval_command(directory: Path, k: int, output: str, config: Path | None) -> None:
+    """Run each skill's example requests (evals/queries.txt) through list_skills' ranking.
+
+    Prints each query's rank and, for a miss, the skills that outranked it; exit 1 on a miss.
+    """
+    from skillgate.authoring.evals import run_queries, skills_without_queries
+    from skillgate.serve import search_ranker
+    from skillgate.settings import load_settings
+
+    catalog = _load(directory)
+
+    async def work(gateway: Gateway) -> list[QueryResult]:
+        return run_queries(catalog, gateway.index(catalog), k)
+
+    results = _with_gateway(catalog, work, ranker=search_ranker(load_settings(config)))
+    missed = [r for r in results if not r.passed(k)]
+    untested = skills_without_queries(catalog, results)
+    if output == "json":
+        _print_json(
+            {
+                "ok": not missed,
+                "k": k,
+                "results": [asdict(r) | {"passed": r.passed(k)} for r in results],
+                "skills_without_queries": untested,
+            }
+        )
+    elif output == "github":
+        for result in missed:
+            click.echo(github_annotation(_miss_diagnostic(catalog, result, k)))
+    else:
+        _print_eval(results, untested, k)
+    click.echo(
+        f"{count(len(results), 'query', 'queries')} over {count(len(catalog) - len(untested), 'skill')}: "
+        f"{len(results) - len(missed)} in the top {k}, {len(missed)} missed"
+        + (f"; {count(len(untested), 'skill')} without example queries" if untested else ""),
+        err=True,
+    )
+    if missed:
+        sys.exit(1)
+
+
+def _print_eval(results: list[QueryResult], untested: list[str], k: int) -> None:
+    skill = None
+    for result in results:
+        if result.skill != skill:
+            skill = result.skill
+            click.echo(skill)
+        place = f"#{result.rank}" if result.rank is not None else "unmatched"
+        status = "ok  " if result.passed(k) else "MISS"
+        click.echo(f"  {status} {place:>9}  {result.query}")
+        if not result.passed(k):
+            click.echo(f"       outranked by: {', '.join(result.outranked_by) or 'nothing (no match)'}")
+    for name in untested:
+        click.echo(f"{name}\n  (no example queries: add evals/queries.txt)")
+
+
+def _miss_diagnostic(catalog: Catalog, result: QueryResult, k: int) -> Diagnostic:
+    from skillgate.base.diagnostics import Diagnostic
+    from skillgate.base.layout import EVAL_QUERIES
+    from skillgate.skills.catalog import display_path
+
+    skill = catalog.skills[result.skill]
+    place = f"ranked #{result.rank}" if result.rank is not None else "did not match"
+    winners = f"; outranked by {', '.join(result.outranked_by)}" if result.outranked_by else ""
+    return Diagnostic.at(
+        display_path(skill.dir / EVAL_QUERIES, catalog.root),
+        "SG601",
+        f"{result.query!r} {place} for {result.skill} (top {k} needed){winners}; make the description "
+        "or headings say what this request asks for, in its words",
+        result.line,
+    )
+
+
+@main.command()
+@click.argument("args", nargs=-1, required=True, metavar="[DIR] NAME")
+@click.option("--var", "pairs", multiple=True, metavar="K=V", help="A template variable (JSON or text).")
+@click.option(
+    "--vars-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Variables from a JSON or YAML mapping (--var wins over it).",
+)
+@click.option("--section", help="Render only this heading's section.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["markdown", "html"]),
+    default="markdown",
+    show_default=True,
+    help="Print the Markdown, or the HTML a person would see (raw HTML in the skill is escaped).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the load_skill result and token counts as JSON.")
+def render(
+    args: tuple[str, ...],
+    pairs: tuple[str, ...],
+    vars_file: Path | None,
+    section: str | None,
+    output: str,
+    as_json: bool,
+) -> None:
+    """Render skill NAME with --var values and show its token cost."""
+    from skillgate.base.tokens import ENCODING, token_counts
+    from skillgate.render.html import markdown_to_html
+    from skillgate.tools.models import dump
+
+    directory, (name,) = _split(args, 1, "[DIR] NAME")
+    catalog = _load(directory)
+    variables = {**_read_vars_file(vars_file), **_parse_vars(pairs)} if vars_file else _parse_vars(pairs)
+
+    async def work(gateway: Gateway) -> Any:
+        return await gateway.load_skill(name, variables, section)
+
+    loaded = _with_gateway(catalog, work)
+    tokens = token_counts(loaded.instructions, [dump(t) for t in loaded.tools])
+    if as_json:
+        html = {"html": markdown_to_html(loaded.instructions)} if output == "html" else {}
+        _print_json({**dump(loaded), **html, "tokens": tokens})
+        return
+    text = markdown_to_html(loaded.instructions) if output == "html" else loaded.instructions
+    click.echo(text, nl=not text.endswith("\n"))
+    click.echo(
+        f"tokens ({ENCODING}): instructions {tokens['instructions']}, tool schemas {tokens['tools']}, "
+        f"total {tokens['total']}",
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("args", nargs=-1, metavar="[DIR] [SKILL...]")
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 if any live definition differs from its lock."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print what was locked (or the drift, with --check) as JSON."
+)
+def lock(args: tuple[str, ...], check: bool, as_json: bool) -> None:
+    """Pin the allowed tools of each bound skill into its tools.lock.json.
+
+    DIR defaults to .; with SKILL names, only those skills. With --check, print a
+    per-field diff (tool, field, old -> new) of every drift and exit 1 if there is any.
+    """
+    from skillgate.skills.lock import LOCK_NAME, LockFile, lock_server
+
+    directory = Path(args[0]) if args and Path(args[0]).is_dir() else Path(".")
+    names = list(args[1:] if args and Path(args[0]).is_dir() else args)
+    catalog = _load(directory)
+    skills = [catalog.get(n) for n in names] if names else [s for s in catalog if s.bindings]
+
+    async def work(gateway: Gateway) -> dict[str, LockFile]:
+        locks = {}
+        for skill in skills:
+            servers = {b.name: lock_server(b, await gateway.pool.get(b).tools()) for b in skill.bindings}
+            locks[skill.name] = LockFile(servers=servers)
+        return locks
+
+    locks = _with_gateway(catalog, work)
+    drifted = False
+    report: dict[str, Any] = {}
+    for skill in skills:
+        path = skill.dir / LOCK_NAME
+        new = locks[skill.name]
+        if not check:
+            written = not path.is_file() or path.read_text(encoding="utf-8") != new.dumps()
+            if written:
+                path.write_text(new.dumps(), encoding="utf-8")
+            tools = sum(len(s.tools) for s in new.servers.values())
+            report[skill.name] = {"path": str(path), "tools": tools, "written": written}
+            if written and not as_json:
+                click.echo(f"locked {skill.name}: {count(tools, 'tool')}")
+            continue
+        changes = _lock_drift(skill, new)
+        report[skill.name] = {"path": str(path), "changes": changes}
+        if not as_json:
+            for change in changes:
+                click.echo(f"{skill.name}: {change}")
+        drifted = drifted or bool(changes)
+    if as_json:
+        _print_json({"skills": report, **({"drift": drifted} if check else {})})
+    if check:
+        click.echo(
+            "locks match the live servers"
+            if not drifted
+            else "drift found: review, then run `skillgate lock`",
+            err=True,
+        )
+        if drifted:
+            sys.exit(1)
+
+
+def _lock_drift(skill: Skill, live: LockFile) -> list[str]:
+    from skillgate.skills.lock import server_changes
+
+    if skill.lock is None:
+        return ["no tools.lock.json (run `skillgate lock`)"]
+    changes: list[str] = []
+    for name in sorted(set(skill.lock.servers) | set(live.servers)):
+        old, new = skill.lock.servers.get(name), live.servers.get(name)
+        if old is None or new is None:
+            changes.append(f"server {name!r} {'not locked' if old is None else 'no longer bound'}")
+            continue
+        binding = next(b for b in skill.bindings if b.name == name)
+        changes += [str(c) for c in server_changes(old, binding, [t.as_tool() for t in new.tools])]
+    return changes
