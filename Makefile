@@ -60,7 +60,7 @@ test: install-test system-deps
 
 ## a longer, randomized fuzz run (make test runs a bounded, derandomized one)
 fuzz: install-test
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py tests/test_wire.py
 
 lint: install-test
 	$(BIN)/ruff check skillgate tests

@@ -63,12 +63,12 @@ def test_the_build_has_no_warnings_from_the_projects_own_packaging(dist: Path) -
 def test_the_wheel_and_sdist_hold_the_package_and_its_pages(dist: Path) -> None:
     (wheel,) = dist.glob("skillgate-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "skillgate/cli.py" in names and "skillgate/authoring/templates/catalog.html" in names
+    assert "skillgate/cli/__init__.py" in names and "skillgate/authoring/templates/catalog.html" in names
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
     (sdist,) = dist.glob("skillgate-*.tar.gz")
     with tarfile.open(sdist) as archive:
         files = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    assert {"server.json", "README.md", "pyproject.toml", "skillgate/cli.py"} <= files
+    assert {"server.json", "README.md", "pyproject.toml", "skillgate/cli/__init__.py"} <= files
 
 
 async def test_an_installed_wheel_serves_the_examples_from_outside_the_checkout(

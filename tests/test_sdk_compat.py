@@ -46,7 +46,7 @@ def test_a_server_session_still_knows_its_connection() -> None:
         pass
 
     connection = Connection.from_envelope("2026-07-28", None, None)
-    session = ServerSession(Exchange(1, nothing), connection)
+    session = ServerSession(Exchange(nothing, 1), connection)
     assert connection_of(session) is connection, "ServerSession._connection moved: update sdk_compat"
 
 

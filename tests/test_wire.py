@@ -379,3 +379,52 @@ def test_a_bom_line_and_a_non_object_client_info_get_the_sdks_answers(gateways: 
         gateways,
         [("raw", "\ufeff" + json.dumps(on.call("call_skill", ECHO[1], 6))), ("raw", json.dumps(call))],
     )
+
+
+# -- answers from upstream that no SDK server sends (tests/servers/hostile.py) -----------------
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["2026", "handshake"])
+def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    counts = tmp / "calls.txt"
+    server = {
+        "command": sys.executable,
+        "args": ["-m", "tests.servers.hostile", str(counts)],
+        "cwd": str(REPO),
+        "timeout": 2,  # an answer the SDK cannot parse is dropped: that call ends at its timeout
+    }
+    write_skill(tmp / "catalog", "hostile", servers={"h": server})
+    on = Gateway(tmp / "catalog", True, tmp / "on.jsonl", request.param)
+    off = Gateway(tmp / "catalog", False, tmp / "off.jsonl", request.param)
+    yield on, off, counts
+    on.close()
+    off.close()
+
+
+def hostile_call(gateway: Gateway, tool: str, request_id: int) -> dict[str, Any]:
+    arguments = {"name": "hostile", "tool": tool, "arguments": {}}
+    answer = gateway.request(gateway.call("call_skill", arguments, request_id, progressToken=request_id))
+    assert gateway.process.poll() is None, "the server exited"
+    fine = gateway.request(gateway.call("call_skill", {**arguments, "tool": "fine"}, request_id + 1))
+    assert fine["result"]["content"][0]["text"] == "fine"  # the connection survived: the next call works
+    return answer
+
+
+@pytest.mark.parametrize(
+    "tool", ["surrogate", "list_token", "two_answers", "listed_content", "input_required"]
+)
+def test_an_upstream_answer_no_sdk_server_sends_is_that_calls_problem_alone(hostile: Any, tool: str) -> None:
+    on, off, counts = hostile
+    answers = [hostile_call(gateway, tool, 10 * n) for n, gateway in enumerate((on, off), start=1)]
+    for answer in answers:
+        answer.pop("id")
+    assert answers[0] == answers[1]  # the fast path and the SDK's path say the same
+    result = answers[0].get("result", {})
+    if tool == "two_answers":
+        assert result["content"][0]["text"] == "first"  # the first answer wins, as in the SDK
+    elif tool == "list_token":
+        assert result["content"][0]["text"] == "after the odd progress"
+    else:
+        assert result.get("isError") or "error" in answers[0], answers[0]  # refused, as one call's error
+    assert counts.read_text().splitlines().count(tool) == 2  # one call upstream per request, never twice

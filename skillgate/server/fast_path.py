@@ -44,13 +44,32 @@ Notify = Callable[[types.JSONRPCNotification], Awaitable[None]]
 
 
 @dataclass
-class Exchange:
+class WireOutbound:
+    """A connection's standalone channel on the fast path: notifications only (server-initiated
+    requests are refused, as the SDK refuses them on 2026 connections)."""
+
+    notify_wire: Notify
+
+    async def send_raw_request(
+        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
+    ) -> dict[str, Any]:
+        raise NoBackChannelError(method)
+
+    async def notify(
+        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
+    ) -> None:
+        await self.notify_wire(
+            types.JSONRPCNotification(jsonrpc="2.0", method=method, params=dict(params) if params else None)
+        )
+
+
+@dataclass
+class Exchange(WireOutbound):
     """The `DispatchContext` of one request on the fast path: progress and notifications go to
-    `notify` (the client's wire); the server cannot send requests back (as on a 2026 connection);
+    the client's wire; the server cannot send requests back (as on a 2026 connection);
     `cancel_requested` is set by the client's `notifications/cancelled`."""
 
     request_id: types.RequestId
-    notify_wire: Notify
     progress_token: types.ProgressToken | None = None
     transport: TransportContext = field(
         default_factory=lambda: TransportContext(kind="stdio", can_send_request=False)
@@ -62,19 +81,11 @@ class Exchange:
     def can_send_request(self) -> bool:
         return False
 
-    async def send_raw_request(
-        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
-    ) -> dict[str, Any]:
-        raise NoBackChannelError(method)
-
     async def notify(
         self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
     ) -> None:
-        if self.cancel_requested.is_set():
-            return  # nothing more is sent for a cancelled request
-        await self.notify_wire(
-            types.JSONRPCNotification(jsonrpc="2.0", method=method, params=dict(params) if params else None)
-        )
+        if not self.cancel_requested.is_set():  # nothing more is sent for a cancelled request
+            await super().notify(method, params, opts)
 
     async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         if self.progress_token is None:
@@ -85,26 +96,6 @@ class Exchange:
         if message is not None:
             params["message"] = message
         await self.notify("notifications/progress", params)
-
-
-class WireOutbound:
-    """A connection's standalone channel on the fast path: notifications only (server-initiated
-    requests are refused, as the SDK refuses them on 2026 connections)."""
-
-    def __init__(self, notify_wire: Notify) -> None:
-        self._notify_wire = notify_wire
-
-    async def send_raw_request(
-        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
-    ) -> dict[str, Any]:
-        raise NoBackChannelError(method)
-
-    async def notify(
-        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
-    ) -> None:
-        await self._notify_wire(
-            types.JSONRPCNotification(jsonrpc="2.0", method=method, params=dict(params) if params else None)
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,4 +159,4 @@ class FastPath:
 
 
 def exchange_for(call: MetaCall, notify_wire: Notify) -> Exchange:
-    return Exchange(call.request.id, notify_wire, progress_token_from_params(call.params))
+    return Exchange(notify_wire, call.request.id, progress_token_from_params(call.params))
