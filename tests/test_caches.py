@@ -205,3 +205,16 @@ def test_the_search_index_cache_follows_the_documents_and_survives_a_corrupt_fil
     with caplog.at_level(logging.WARNING):
         assert Ranker(None, folder).index(after, tmp_path).search("currencies")[0].name == "alpha"
     assert any("cannot be read" in r.getMessage() for r in caplog.records)
+
+
+def test_the_code_version_changes_with_any_module_of_any_layer(tmp_path: Path) -> None:
+    """Caches hold pickled objects: an edit anywhere in the package must make them miss."""
+    from skillgate.base.disk_cache import source_digest
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "skills").mkdir()
+    (tmp_path / "base" / "cache.py").write_text("A = 1\n")
+    (tmp_path / "skills" / "bundle.py").write_text("B = 1\n")
+    before = source_digest(tmp_path)
+    (tmp_path / "skills" / "bundle.py").write_text("B = 2\n")
+    assert source_digest(tmp_path) != before

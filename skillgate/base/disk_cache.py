@@ -33,9 +33,14 @@ MAX_ENTRY_BYTES = 1_000_000_000
 def code_version() -> str:
     """skillgate's version and a digest of its own source: a cache written by other code (even
     an unreleased edit of the same version) is never read back into objects it does not fit."""
+    return source_digest(Path(__file__).resolve().parent.parent)  # every layer, not just this one
+
+
+def source_digest(package: Path) -> str:
+    """A digest of the version and every module under `package`, subpackages included."""
     digest = hashlib.sha256(__version__.encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -29,10 +29,15 @@ from tests.support.replica import serving
 ECHO = {"name": "echoes", "tool": "echo", "arguments": {"text": "hi"}}
 
 
+def cache_home(checkout: Path) -> str:
+    """Each version's own cache folder: their cache files would replace each other's."""
+    return str(Path(tempfile.gettempdir()) / "skillgate-versus" / checkout.name)
+
+
 def stdio_gateway(checkout: Path, catalog: Path, lanes: bool = True) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable, args=["-m", "skillgate", "serve", str(catalog)], cwd=str(checkout),
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(checkout),
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(checkout), "XDG_CACHE_HOME": cache_home(checkout),
              "SKILLGATE_CALL_LANE": "on" if lanes else "off"},
     )  # fmt: skip
 
@@ -112,7 +117,14 @@ def http_figures(before: Path, n: int) -> dict[str, Any]:
     with faulty_http() as upstream, tempfile.TemporaryDirectory() as tmp:
         write_skill(Path(tmp), "echoes", "Echo.", servers={"f": {"url": upstream, "allowedTools": ["echo"]}})
         argv = [sys.executable, "-m", "skillgate", "serve", tmp, "--http", "--port", "0", "--warm"]
-        with serving(argv, cwd=before) as (_, old), serving(argv, cwd=REPO) as (_, new):
+
+        def env(checkout: Path) -> list[str]:
+            return ["env", f"XDG_CACHE_HOME={cache_home(checkout)}"]
+
+        with (
+            serving([*env(before), *argv], cwd=before) as (_, old),
+            serving([*env(REPO), *argv], cwd=REPO) as (_, new),
+        ):
             urls = {"before": old, "after": new}
             eras = ("auto", "legacy")
             return {
