@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PIP_QUIET := --quiet --quiet --disable-pip-version-check
 
-.PHONY: run test lint bench fuzz install install-test npm system-deps record-servers clean
+.PHONY: run test lint bench bench-versus fuzz install install-test npm system-deps record-servers clean
 
 # `make run` installs skillgate and the examples' servers only; `make test` adds the test tools.
 $(BIN)/skillgate: pyproject.toml
@@ -82,6 +82,11 @@ bench: install-test system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.startup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.observability
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.hardening
+
+## this checkout against another one (e.g. `git worktree add ../before HEAD~3`), interleaved
+bench-versus: install-test
+	@test -n "$(BEFORE)" || { echo "usage: make bench-versus BEFORE=path/to/other/checkout"; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.versus --before $(BEFORE)
 
 ## re-record the real servers' tool lists used by the benchmarks (tests/benchmarks/fixtures/servers)
 BENCH_NPM := @modelcontextprotocol/server-memory@2026.8.31 @modelcontextprotocol/server-github@2025.4.8 \
