@@ -218,3 +218,25 @@ def test_the_code_version_changes_with_any_module_of_any_layer(tmp_path: Path) -
     before = source_digest(tmp_path)
     (tmp_path / "skills" / "bundle.py").write_text("B = 2\n")
     assert source_digest(tmp_path) != before
+
+
+def test_a_cache_file_of_other_code_is_a_silent_miss_and_written_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every upgrade meets the files of the version before: older layout (a class that moved) or
+    another version stamp. Neither is an error worth a warning; both are rebuilt."""
+    import pickle
+
+    cache = DiskCache(tmp_path / "cache", "startup")
+    folder = tmp_path / "cache" / "startup"
+    folder.mkdir(parents=True, mode=0o700)
+    from collections import OrderedDict
+
+    old_layout = pickle.dumps(("v", OrderedDict())).replace(b"collections", b"gone_module")  # moved away
+    (folder / "old.pickle").write_bytes(old_layout)
+    (folder / "other.pickle").write_bytes(pickle.dumps("another version") + pickle.dumps({"any": "value"}))
+    with caplog.at_level(logging.WARNING):
+        assert cache.read("old") is None and cache.read("other") is None
+    assert not caplog.records
+    cache.write("other", {"fresh": True})
+    assert cache.read("other") == {"fresh": True}

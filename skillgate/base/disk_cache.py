@@ -3,8 +3,10 @@
 Every entry is found by a key computed from everything the result depends on (file stamps,
 content hashes, skillgate's version), so a cache can miss but never serve a stale result.
 Files are written atomically (a temporary file, then a rename). A file that cannot be read
-back is ignored with one warning and written again (as is one written by other code: the
-version stamp includes a digest of skillgate's source); a folder that cannot be written leaves
+back is ignored with one warning and written again. A file written by other code (the
+version stamp, pickled first on its own, includes a digest of skillgate's source; a file of an
+older layout names classes that moved) is a plain miss, read no further and written again,
+without a warning: every upgrade makes one. A folder that cannot be written leaves
 skillgate working without the cache, with one warning. Pickled entries are read only from a
 folder that belongs to the current user and that no one else may write.
 """
@@ -78,7 +80,12 @@ class DiskCache:
         gc.disable()  # unpickling makes many objects and no garbage: collections only cost time
         try:
             with path.open("rb") as handle:
-                version, value = pickle.load(handle)
+                version = pickle.load(handle)  # a header of its own: a file of other code is not unpickled
+                if version != code_version():
+                    return None
+                value = pickle.load(handle)
+        except (ModuleNotFoundError, AttributeError):  # a file of older code (pickled objects moved)
+            return None
         except Exception as exc:  # a truncated or foreign file: recompute, and write it again
             _warn_once(
                 path, "corrupt", "cache file %s cannot be read (%s); rebuilding it", path, type(exc).__name__
@@ -87,7 +94,7 @@ class DiskCache:
         finally:
             if collecting:
                 gc.enable()
-        return value if version == code_version() else None
+        return value
 
     def read_keyed(self, name: str, key: str) -> Any | None:
         """The value written under `name` with this `key`; None when it was written with another.
@@ -112,7 +119,8 @@ class DiskCache:
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".pickle")
             try:
                 with os.fdopen(handle, "wb") as out:
-                    pickle.dump((code_version(), value), out, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(code_version(), out, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
                 os.replace(temporary, path)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
