@@ -61,3 +61,25 @@ def test_digest_is_canonical_and_secret_keys_are_redacted() -> None:
         "nested": [{"Password": "***", "ok": 1}],
         "headers": {"Authorization": "***"},
     }
+
+
+def test_a_string_utf8_cannot_carry_is_recorded_printable_never_lost(tmp_path: Path) -> None:
+    """A client name or query holding a lone surrogate (a 2026 envelope is plain JSON) still makes
+    its audit line, with "?" in its place; the next line is written as usual."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    odd = AuditEvent(
+        time="t",
+        profile="default",
+        client={"name": "agent\ud800", "version": None},
+        method="list_skills",
+        query="time \udfff",
+        arguments_sha256=canonical_digest({"query": "time \udfff"}),
+        outcome="ok",
+        duration_ms=1.0,
+    )
+    log.record(odd)
+    log.record(odd.model_copy(update={"client": {"name": "agent", "version": None}, "query": None}))
+    log.close()
+    lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [line["client"]["name"] for line in lines] == ["agent?", "agent"]
+    assert lines[0]["query"] == "time ?" and log.written == 2

@@ -197,3 +197,26 @@ def test_a_lone_surrogate_in_call_arguments_over_http_is_a_tool_error_audited_be
         assert post(client, url, 2, CALLS[0])["body"]["result"]["content"][0]["text"] == "hihi"  # same client
     lines = audit_lines(audit)
     assert [line["outcome"] for line in lines] == ["tool_error", "ok"]
+
+
+def test_a_client_name_with_a_lone_surrogate_gets_its_answer_and_leaves_its_audit_line(
+    served: Any, tmp_path: Path
+) -> None:
+    """The 2026 envelope's clientInfo is read by a plain JSON parser: a lone surrogate in the
+    client's name is recorded as "?", never an internal error or a call without its line."""
+    audit = tmp_path / "audit.jsonl"
+    odd = {**MODERN_META, "io.modelcontextprotocol/clientInfo": {"name": "agent-X", "version": "1"}}
+    with served(True, audit, []) as (_, url), httpx2.Client(timeout=20) as client:
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "call_skill", "arguments": CALLS[0], "_meta": odd},
+            }
+        ).replace("agent-X", "agent\\ud800")
+        answered = client.post(url, content=body, headers=HEADERS)
+        assert answered.status_code == 200
+        assert answered.json()["result"]["content"][0]["text"] == "hihi"
+    (line,) = audit_lines(audit)
+    assert line["client"]["name"] == "agent?" and line["outcome"] == "ok"

@@ -212,3 +212,17 @@ async def test_expanded_secrets_never_appear_in_errors(
         assert "***" in text_of(failed)
         unset = await client.call_tool("call_skill", call("u", "t"))
         assert "SKILLGATE_TEST_UNSET_VAR is not set" in text_of(unset)
+
+
+def test_arguments_utf8_cannot_carry_are_refused_before_they_reach_any_upstream() -> None:
+    """Every caller of call_skill (MCP, `skillgate call`, dynamic tools) meets the same check: sent
+    upstream, a lone surrogate would break the connection of every call in flight on it."""
+    import mcp_types as types
+
+    from skillgate.base.errors import ArgumentsInvalid
+    from skillgate.tools.arguments import ArgumentCheck
+
+    tool = types.Tool(name="echo", input_schema={"type": "object"})
+    ArgumentCheck().check("server", tool, {"text": "fine"})
+    with pytest.raises(ArgumentsInvalid, match="lone surrogate"):
+        ArgumentCheck().check("server", tool, {"text": "\ud800"})

@@ -428,3 +428,27 @@ def test_an_upstream_answer_no_sdk_server_sends_is_that_calls_problem_alone(host
     else:
         assert result.get("isError") or "error" in answers[0], answers[0]  # refused, as one call's error
     assert counts.read_text().splitlines().count(tool) == 2  # one call upstream per request, never twice
+
+
+def test_a_call_still_running_when_the_client_closes_stdin_gets_the_sdks_closing_answer(
+    gateways: Any,
+) -> None:
+    """Fast path on and off alike: a call in flight when stdin ends is answered `Connection closed`."""
+    _, _, tmp = gateways
+    catalog = tmp / "catalog"
+    answers = []
+    for lanes in (True, False):
+        gateway = Gateway(catalog, lanes, tmp / f"closing-{lanes}.jsonl", modern=True)
+        arguments = {"name": "faults", "tool": "wait_for_cancel", "arguments": {"marker": str(tmp / "m")}}
+        assert gateway.request(gateway.call("list_skills", {}, "warm"))["result"]  # the session is up
+        gateway.send([json.dumps(gateway.call("call_skill", arguments, 1))])
+        assert gateway.process.stdin is not None and gateway.process.stdout is not None
+        gateway.process.stdin.close()
+        gateway.process.wait(20)
+        gateway._reader.join(20)
+        gateway.process.stdout.close()
+        lines = []
+        while not gateway.lines.empty():
+            lines.append(json.loads(gateway.lines.get()))
+        answers.append([line for line in lines if line.get("id") == 1])
+    assert answers[0] == answers[1]

@@ -19,6 +19,8 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from skillgate.base.text import printable
+
 Outcome = Literal[
     "ok", "tool_error", "denied", "timeout", "upstream_down", "cancelled", "too_large", "internal_error"
 ]
@@ -97,7 +99,13 @@ class AuditLog:
         self.dropped = 0  # events that could not be written (a full disk): counted, logged, never raised
 
     def record(self, event: AuditEvent) -> None:
-        line = event.model_dump_json(exclude_none=True) + "\n"
+        try:
+            line = event.model_dump_json(exclude_none=True) + "\n"
+        except ValueError:  # a string UTF-8 cannot carry (a lone surrogate): recorded as "?"
+            data = json.dumps(
+                event.model_dump(mode="json", exclude_none=True), ensure_ascii=False, separators=(",", ":")
+            )
+            line = printable(data) + "\n"
         size = len(line.encode("utf-8"))
         with self._lock:
             try:

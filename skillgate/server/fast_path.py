@@ -134,7 +134,9 @@ def error_for(exc: Exception, version: str) -> types.ErrorData:
 
 
 class FastPath:
-    """Answers a `MetaCall` with the SDK's kernel over `connection`."""
+    """Answers a `MetaCall` with the SDK's kernel over `connection`. `lifespan_state` is what the
+    server's lifespan yields; skillgate's server keeps the SDK's default lifespan, whose state is
+    an empty dict, so the fast path's empty dict is what the SDK path passes too."""
 
     def __init__(self, app: SkillgateServer, lifespan_state: Any = None) -> None:
         self.app = app

@@ -31,22 +31,20 @@ from pydantic import BaseModel, ValidationError
 from skillgate import __version__
 from skillgate.base.disk_cache import DiskCache
 from skillgate.base.errors import SkillgateError
+from skillgate.base.text import NOT_UNICODE, unicode_text
 from skillgate.observe import tracing
 from skillgate.observe.audit import MAX_RESULTS, AuditLog, Outcome
 from skillgate.observe.requests import Request, RequestLog, outcome_of
 from skillgate.server.lowlevel import LowLevelServer
 from skillgate.server.resources import SkillResources, SkillsGetParams, SkillsListParams
 from skillgate.server.results import (
-    NOT_UNICODE,
     describe_validation,
     error_result,
     file_result,
     first_text,
     page_result,
     passthrough,
-    replace_surrogates,
     skill_result,
-    unicode_text,
 )
 from skillgate.server.sessions import Sessions, client_of, session_tag_of
 from skillgate.skills.profile import DEFAULT_PROFILE, EVERYTHING, Profile
@@ -194,11 +192,8 @@ class SkillgateServer:
         returned: list[str] | None = None
         error: BaseException | None = None
         span = tracing.request_span(tool, arguments)
-        if not unicode_text(arguments):  # e.g. a lone surrogate "\ud800": no upstream or log can carry it
-            request = Request(
-                request.client, request.session, tool, replace_surrogates(arguments), request.started
-            )
-            message = NOT_UNICODE.format(tool=tool)
+        if not unicode_text(arguments):  # e.g. a lone surrogate "\ud800": no upstream or answer can carry it
+            message = f"bad arguments for {tool}: {NOT_UNICODE}"
             self.requests.record(request, "tool_error", message, None, None, span)
             return error_result(message)
         try:

@@ -3,7 +3,6 @@ wording of its tool errors (each names the problem and the fix)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import mcp_types as types
@@ -13,29 +12,6 @@ from skillgate.tools.models import LoadedFile, LoadedSkill, SkillPage, dump, sig
 
 SECTIONS_LISTED_FROM = 500  # tokens: a shorter skill is read whole, its sections are not listed
 SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
-
-
-NOT_UNICODE = (
-    "bad arguments for {tool}: they hold a lone surrogate (an escape between \\ud800 and \\udfff), "
-    "which is not Unicode text. Send the text as valid UTF-8"
-)
-
-
-def unicode_text(value: Any) -> bool:
-    """Whether every string in `value` is Unicode text (no lone surrogates): what UTF-8 can carry."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    except (TypeError, ValueError, RecursionError):
-        return True  # not JSON data at all: the argument models refuse it
-    return True
-
-
-def replace_surrogates(value: Any) -> Any:
-    """`value` with each lone surrogate replaced by "?", for the audit line of a refused call."""
-    text = json.dumps(value, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
-    return json.loads(text)
 
 
 def first_text(result: types.CallToolResult) -> str | None:

@@ -20,6 +20,7 @@ from mcp.server.connection import Connection
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from skillgate.base.sdk_compat import connection_of
+from skillgate.base.text import printable
 from skillgate.tools.models import LoadedSkill
 
 MAX_TRACKED_SESSIONS = 10_000
@@ -36,7 +37,9 @@ def client_of(ctx: ServerRequestContext[Any]) -> dict[str, Any]:
     """The client's name and version as the audit log records them."""
     client_params = ctx.session.client_params
     info = client_params.client_info if client_params is not None else None
-    return {"name": info.name if info else None, "version": info.version if info else None}
+    if info is None:
+        return {"name": None, "version": None}
+    return {"name": printable(info.name), "version": printable(info.version)}  # a 2026 envelope is JSON
 
 
 def session_tag(basis: str) -> str:

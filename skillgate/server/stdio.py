@@ -45,6 +45,9 @@ from skillgate.server.fast_path import Exchange, FastPath, MetaCall, WireOutboun
 
 logger = logging.getLogger(__name__)
 
+# What the SDK's dispatcher answers a request still running when its connection closes.
+CLOSED = types.ErrorData(code=types.CONNECTION_CLOSED, message="Connection closed")
+SHUTDOWN_WRITE_SECONDS = 1.0
 NEWLINES = re.compile(r"\r\n|\r|\n")  # a text stream's universal newlines, as the SDK reads stdin
 
 
@@ -167,12 +170,18 @@ class StdioLane:
         self, call: MetaCall, connection: Connection, entry: _InFlight, key: types.RequestId, write: Any
     ) -> None:
         answer = None
-        with entry.scope:
-            try:
-                answer = await self.fast.answer(call, connection, entry.exchange)
-            finally:
-                if self._in_flight.get(key) is entry:  # a newer request with this id keeps its entry
-                    del self._in_flight[key]
+        try:
+            with entry.scope:
+                try:
+                    answer = await self.fast.answer(call, connection, entry.exchange)
+                finally:
+                    if self._in_flight.get(key) is entry:  # a newer request with this id keeps its entry
+                        del self._in_flight[key]
+        except anyio.get_cancelled_exc_class():  # the server is stopping: answered as the SDK does
+            if not entry.exchange.cancel_requested.is_set():
+                with anyio.move_on_after(SHUTDOWN_WRITE_SECONDS, shield=True):
+                    await write.message(types.JSONRPCError(jsonrpc="2.0", id=call.request.id, error=CLOSED))
+            raise
         if answer is not None and not entry.exchange.cancel_requested.is_set():
             await write.message(answer)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from skillgate.base.errors import ArgumentsInvalid
 from skillgate.base.limits import ARGUMENT_BYTES
 from skillgate.base.lru import LRU
+from skillgate.base.text import NOT_UNICODE, unicode_text
 
 if TYPE_CHECKING:
     import jsonschema
@@ -21,7 +22,11 @@ class ArgumentCheck:
         self._validators: LRU[tuple[str, str], tuple[object, jsonschema.protocols.Validator]] = LRU(4096)
 
     def check(self, key: str, tool: types.Tool, arguments: dict[str, Any]) -> None:
-        """Raise `ArgumentsInvalid` naming what is wrong; `key` names the upstream."""
+        """Raise `ArgumentsInvalid` naming what is wrong; `key` names the upstream. Text UTF-8
+        cannot carry is refused here, for every caller: sent upstream, it would break the
+        connection of every call in flight on it."""
+        if not unicode_text(arguments):
+            raise ArgumentsInvalid(f"arguments for {tool.name!r}: {NOT_UNICODE}")
         size = len(json.dumps(arguments, default=str))
         if size > ARGUMENT_BYTES:
             raise ArgumentsInvalid(
