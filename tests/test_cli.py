@@ -39,7 +39,7 @@ def test_counts_agree_in_number(tmp_path: Path) -> None:
     write_skill(tmp_path, "only")
     (tmp_path / "only" / "SKILL.md").write_text("---\nname: only\ndescription: d\nlicence: MIT\n---\n# O\n")
     code, _, err = run("validate", str(tmp_path))
-    assert code == 1 and "0 skills valid; 1 error, 0 warnings" in err
+    assert code == 1 and "0 skills loaded; 1 error, 0 warnings" in err
     assert "unknown frontmatter key 'licence' (did you mean 'license'?)" in _ + err
 
 

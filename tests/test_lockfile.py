@@ -135,7 +135,8 @@ def test_validate_reports_a_lock_that_no_longer_matches_the_allowlist(tmp_path: 
     messages = sorted(d.message for d in Catalog.load(tmp_path).errors)
     assert messages == [
         "faulty: 'pid' is locked but the allowlist no longer allows it; run `skillgate lock` to update it",
-        "faulty: allowed tool 'hang' has no lock entry; run `skillgate lock` to update it",
+        "faulty: allowed tool 'hang' has no lock entry; run `skillgate lock` to update it (it fails, "
+        "naming the server's tools, when the server has no such tool: then fix allowedTools in mcp.json)",
     ]
 
 

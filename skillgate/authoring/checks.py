@@ -1,10 +1,25 @@
-"""Authoring checks beyond what serving needs: guidance a skill author wants from
-`skillgate validate` and the preview page, such as the body-size guidance."""
+"""Authoring checks beyond what serving needs: what `skillgate validate` and the preview add to
+the catalog's own diagnostics, so that a catalog `validate` passes is one every load works on.
+
+- SG305: each skill rendered with its defaults in the server's sandbox and render workers,
+  undefined names as errors: an unknown name, a variable with no default, a failing include
+  or filter is found here, not by an agent's `load_skill`.
+- SG205: each stdio binding's command is found on PATH (or as a path) and is executable.
+- SG501: the body-size guidance.
+"""
 
 from __future__ import annotations
 
+import difflib
+import os
+
+import anyio
+
 from skillgate.base.diagnostics import Diagnostic, Severity, sort_key
+from skillgate.base.errors import EnvVarMissing, RenderError
 from skillgate.base.tokens import count_tokens
+from skillgate.render.workers import RenderWorkers
+from skillgate.skills.binding import ServerBinding, command_path, expand, find_command
 from skillgate.skills.bundle import Skill
 from skillgate.skills.catalog import Catalog
 
@@ -15,13 +30,14 @@ MAX_BODY_LINES = 500
 def size_diagnostics(skill: Skill, catalog: Catalog) -> list[Diagnostic]:
     """A warning when the body passes 5,000 tokens or 500 lines (Agent Skills guidance)."""
     lines = len(skill.body.splitlines())
+    if lines <= MAX_BODY_LINES and len(skill.body.encode("utf-8", "surrogatepass")) <= MAX_BODY_TOKENS:
+        return []  # a token is at least one byte: no need to load the tokenizer to know
     tokens = count_tokens(skill.body)
     if lines <= MAX_BODY_LINES and tokens <= MAX_BODY_TOKENS:
         return []
-    path = skill.skill_md.relative_to(catalog.root.parent).as_posix()
     return [
         Diagnostic.at(
-            path,
+            catalog.show(skill.skill_md),
             "SG501",
             f"the body is {tokens} tokens and {lines} lines; keep it under {MAX_BODY_TOKENS} tokens and "
             f"{MAX_BODY_LINES} lines, and move detail into files under references/ to load on need",
@@ -31,9 +47,97 @@ def size_diagnostics(skill: Skill, catalog: Catalog) -> list[Diagnostic]:
     ]
 
 
+def needs_rendering(skill: Skill) -> bool:
+    """Plain Markdown renders as itself: only a body with Jinja syntax can fail."""
+    return any(mark in skill.body for mark in ("{{", "{%", "{#"))
+
+
+async def render_diagnostics(skill: Skill, catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
+    """SG305 when the skill fails to render with its defaults, as `load_skill` with no variables
+    would (its tools are the ones its lock pins; no upstream is started)."""
+    if not needs_rendering(skill):
+        return []
+    try:
+        await renderer.render(skill.name, **skill.render_job(skill.pinned_tools()))
+    except RenderError as exc:
+        return [
+            Diagnostic.at(
+                catalog.show(skill.skill_md),
+                "SG305",
+                f"load_skill fails with the defaults: {exc.people}",
+                exc.line or skill.body_line,
+                exc.col or 1,
+            )
+        ]
+    return []
+
+
+def command_diagnostics(skill: Skill, catalog: Catalog) -> list[Diagnostic]:
+    """SG205 for each stdio binding whose command cannot be started from here."""
+    found = []
+    for binding in skill.bindings:
+        problem = command_problem(binding)
+        if problem is not None:
+            found.append(Diagnostic.at(catalog.show(skill.dir / "mcp.json"), "SG205", problem))
+    return found
+
+
+def command_problem(binding: ServerBinding) -> str | None:
+    """Why the binding's command cannot run on this machine, with the fix; None when it can."""
+    if binding.kind != "stdio" or binding.entry.command is None:
+        return None
+    try:
+        command = expand(binding.entry.command, os.environ, binding.name)
+    except EnvVarMissing:
+        return None  # its value comes from the serving environment, not this one
+    server = f"server {binding.name!r}: command {command!r}"
+    if os.sep in command:
+        path = binding.resolved_cwd() / command
+        if not path.is_file():
+            return f"{server} does not exist (relative paths start from the server's cwd); fix the path"
+        if not os.access(path, os.X_OK):
+            return f"{server} is not executable; run `chmod +x {path}`"
+        return None
+    if find_command(command) != command:
+        return None
+    close = difflib.get_close_matches(command, sorted(_commands()), n=1, cutoff=0.8)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"{server} is not on PATH{hint}; install the package that provides it where skillgate runs "
+        f"(`pip install {command}` into skillgate's environment for a Python server, `npm install -g` "
+        "for a Node one, or run it with `uvx`/`npx`), or write its full path in mcp.json"
+    )
+
+
+def _commands() -> set[str]:
+    """The executables on the command path (for "did you mean")."""
+    names: set[str] = set()
+    for folder in command_path():
+        try:
+            names.update(entry.name for entry in os.scandir(folder or ".") if entry.name[:1] != ".")
+        except OSError:
+            continue
+    return names
+
+
 def authoring_diagnostics(catalog: Catalog) -> list[Diagnostic]:
-    """The catalog's own diagnostics plus the authoring guidance, sorted."""
+    """The catalog's own diagnostics plus the checks that need no rendering, sorted."""
     found = list(catalog.diagnostics)
     for skill in catalog:
-        found += size_diagnostics(skill, catalog)
+        found += size_diagnostics(skill, catalog) + command_diagnostics(skill, catalog)
     return sorted(found, key=sort_key)
+
+
+async def check_catalog(catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
+    """Everything `validate` reports for the catalog, sorted: `authoring_diagnostics` and each
+    skill rendered with its defaults (two at a time, in the render workers)."""
+    rendered: list[list[Diagnostic]] = []
+
+    async def render(skill: Skill) -> None:
+        rendered.append(await render_diagnostics(skill, catalog, renderer))
+
+    async with anyio.create_task_group() as tg:
+        for skill in catalog:
+            if needs_rendering(skill):
+                tg.start_soon(render, skill)
+    return sorted(authoring_diagnostics(catalog) + [d for r in rendered for d in r], key=sort_key)

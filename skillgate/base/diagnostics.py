@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Severity(StrEnum):
@@ -29,10 +29,12 @@ CODES: dict[str, str] = {
     "SG202": "mcp.json entry is invalid",
     "SG203": "mcp.json entry has neither command nor url, and no shared server of that name",
     "SG204": "two bound servers expose the same tool name",
-    "SG301": "template syntax error",
+    "SG205": "a stdio server's command is not on PATH or not executable",
+    "SG301": "template syntax error, or a filter or test the sandbox does not have",
     "SG302": "an {% include %} names a file that is not in the skill folder",
     "SG303": "a relative link points to a file that does not exist",
     "SG304": "a file in the skill folder cannot be served (odd name, link, type or size)",
+    "SG305": "the skill fails to render with its defaults (an undefined name, a variable with no default)",
     "SG401": "tools.lock.json cannot be read",
     "SG402": "tools.lock.json does not match the skill's mcp.json",
     "SG501": "the body is longer than the guidance (5,000 tokens or 500 lines)",
@@ -51,6 +53,7 @@ class Diagnostic(BaseModel):
     code: str
     message: str
     severity: Severity = Severity.ERROR
+    file: str | None = Field(default=None, exclude=True)  # the absolute path `path` shows
 
     @field_validator("path", "message")
     @classmethod
@@ -61,6 +64,14 @@ class Diagnostic(BaseModel):
             return text
         except UnicodeEncodeError:
             return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+    def shown(self, path: str) -> Diagnostic:
+        """This diagnostic with `path` as people see it (the absolute file is kept in `file`)."""
+        return self.model_copy(update={"path": path, "file": self.file or self.path})
+
+    def within(self, folder: Path) -> bool:
+        """Whether the file this diagnostic names is `folder` or inside it."""
+        return Path(self.file or self.path).absolute().is_relative_to(folder.absolute())
 
     def __str__(self) -> str:
         level = "" if self.severity is Severity.ERROR else "warning: "

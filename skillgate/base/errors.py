@@ -81,10 +81,23 @@ class SectionNotFound(SkillgateError):
 
 
 class RenderError(SkillgateError):
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message if line is None else f"line {line}: {message}")
+    """A template that failed: `detail` in the model's words, `people` in a person's (the command
+    line's `--var`, not load_skill's `variables`), with the place in SKILL.md when known."""
+
+    def __init__(
+        self, message: str, line: int | None = None, col: int | None = None, people: str | None = None
+    ) -> None:
+        super().__init__(message if line is None else f"line {line}: {message}", people or message)
         self.line = line
+        self.col = col
         self.detail = message
+        self.people = people or message
+
+    def at(self, path: str) -> RenderError:
+        """The same error, told to people as `path:line:col: message`."""
+        place = path if self.line is None else f"{path}:{self.line}:{self.col or 1}"
+        self.for_people = f"{place}: {self.people}"
+        return self
 
 
 class ToolNotAllowed(SkillgateError):

@@ -1,7 +1,8 @@
-"""The author's commands: `new`, `validate`, `eval`, `render`, `lock`."""
+"""The author's commands: `new`, `validate`, `eval`, `render`."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -30,9 +31,7 @@ from skillgate.cli.app import (
 if TYPE_CHECKING:
     from skillgate.authoring.evals import QueryResult
     from skillgate.base.diagnostics import Diagnostic
-    from skillgate.skills.bundle import Skill
     from skillgate.skills.catalog import Catalog
-    from skillgate.skills.lock import LockFile
     from skillgate.tools.gateway import Gateway
 
 T = TypeVar("T")
@@ -94,12 +93,27 @@ def new(
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) -> None:
     """Check the catalogs at PATHS (default: .); report every problem at once; exit 1 on errors."""
-    from skillgate.authoring.checks import authoring_diagnostics
+    import anyio
+
+    from skillgate.authoring.checks import check_catalog
     from skillgate.base.diagnostics import Severity
+    from skillgate.base.disk_cache import DiskCache
+    from skillgate.render.workers import RenderWorkers
+    from skillgate.settings import Settings
     from skillgate.skills.catalog import Catalog
 
-    catalogs = [Catalog.load(p) for p in (paths or (Path("."),))]
-    diagnostics = [d for c in catalogs for d in authoring_diagnostics(c)]
+    renderer = RenderWorkers()
+    renderer.prestart_in_background()  # a worker starts while the catalogs load
+    try:
+        cache = DiskCache(Settings().cache_folder(os.environ), "catalog")
+        catalogs = [Catalog.load(p, cache) for p in (paths or (Path("."),))]
+
+        async def check() -> list[Diagnostic]:
+            return [d for c in catalogs for d in await check_catalog(c, renderer)]
+
+        diagnostics = anyio.run(check)
+    finally:
+        renderer.close()
     errors = [d for d in diagnostics if d.severity is Severity.ERROR or strict]
     skills = sum(len(c) for c in catalogs)
     if as_json or output == "json":
@@ -115,7 +129,8 @@ def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) 
             click.echo(github_annotation(diagnostic) if output == "github" else str(diagnostic))
         warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
         click.echo(
-            f"{count(skills, 'skill')} valid; {count(len(diagnostics) - warnings, 'error')}, "
+            f"{count(skills, 'skill')} {'loaded' if errors else 'valid'}; "
+            f"{count(len(diagnostics) - warnings, 'error')}, "
             f"{count(warnings, 'warning')}",
             err=True,
         )
@@ -207,13 +222,12 @@ def _print_eval(results: list[QueryResult], untested: list[str], k: int) -> None
 def _miss_diagnostic(catalog: Catalog, result: QueryResult, k: int) -> Diagnostic:
     from skillgate.base.diagnostics import Diagnostic
     from skillgate.base.layout import EVAL_QUERIES
-    from skillgate.skills.catalog import display_path
 
     skill = catalog.skills[result.skill]
     place = f"ranked #{result.rank}" if result.rank is not None else "did not match"
     winners = f"; outranked by {', '.join(result.outranked_by)}" if result.outranked_by else ""
     return Diagnostic.at(
-        display_path(skill.dir / EVAL_QUERIES, catalog.root),
+        catalog.show(skill.dir / EVAL_QUERIES),
         "SG601",
         f"{result.query!r} {place} for {result.skill} (top {k} needed){winners}; make the description "
         "or headings say what this request asks for, in its words",
@@ -272,81 +286,3 @@ def render(
         f"total {tokens['total']}",
         err=True,
     )
-
-
-@main.command()
-@click.argument("args", nargs=-1, metavar="[DIR] [SKILL...]")
-@click.option(
-    "--check", is_flag=True, help="Write nothing; exit 1 if any live definition differs from its lock."
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print what was locked (or the drift, with --check) as JSON."
-)
-def lock(args: tuple[str, ...], check: bool, as_json: bool) -> None:
-    """Pin the allowed tools of each bound skill into its tools.lock.json.
-
-    DIR defaults to .; with SKILL names, only those skills. With --check, print a
-    per-field diff (tool, field, old -> new) of every drift and exit 1 if there is any.
-    """
-    from skillgate.skills.lock import LOCK_NAME, LockFile, lock_server
-
-    directory = Path(args[0]) if args and Path(args[0]).is_dir() else Path(".")
-    names = list(args[1:] if args and Path(args[0]).is_dir() else args)
-    catalog = _load(directory)
-    skills = [catalog.get(n) for n in names] if names else [s for s in catalog if s.bindings]
-
-    async def work(gateway: Gateway) -> dict[str, LockFile]:
-        locks = {}
-        for skill in skills:
-            servers = {b.name: lock_server(b, await gateway.pool.get(b).tools()) for b in skill.bindings}
-            locks[skill.name] = LockFile(servers=servers)
-        return locks
-
-    locks = _with_gateway(catalog, work)
-    drifted = False
-    report: dict[str, Any] = {}
-    for skill in skills:
-        path = skill.dir / LOCK_NAME
-        new = locks[skill.name]
-        if not check:
-            written = not path.is_file() or path.read_text(encoding="utf-8") != new.dumps()
-            if written:
-                path.write_text(new.dumps(), encoding="utf-8")
-            tools = sum(len(s.tools) for s in new.servers.values())
-            report[skill.name] = {"path": str(path), "tools": tools, "written": written}
-            if written and not as_json:
-                click.echo(f"locked {skill.name}: {count(tools, 'tool')}")
-            continue
-        changes = _lock_drift(skill, new)
-        report[skill.name] = {"path": str(path), "changes": changes}
-        if not as_json:
-            for change in changes:
-                click.echo(f"{skill.name}: {change}")
-        drifted = drifted or bool(changes)
-    if as_json:
-        _print_json({"skills": report, **({"drift": drifted} if check else {})})
-    if check:
-        click.echo(
-            "locks match the live servers"
-            if not drifted
-            else "drift found: review, then run `skillgate lock`",
-            err=True,
-        )
-        if drifted:
-            sys.exit(1)
-
-
-def _lock_drift(skill: Skill, live: LockFile) -> list[str]:
-    from skillgate.skills.lock import server_changes
-
-    if skill.lock is None:
-        return ["no tools.lock.json (run `skillgate lock`)"]
-    changes: list[str] = []
-    for name in sorted(set(skill.lock.servers) | set(live.servers)):
-        old, new = skill.lock.servers.get(name), live.servers.get(name)
-        if old is None or new is None:
-            changes.append(f"server {name!r} {'not locked' if old is None else 'no longer bound'}")
-            continue
-        binding = next(b for b in skill.bindings if b.name == name)
-        changes += [str(c) for c in server_changes(old, binding, [t.as_tool() for t in new.tools])]
-    return changes

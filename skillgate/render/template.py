@@ -32,10 +32,17 @@ from skillgate.base.limits import (
     RENDER_INT_DIGITS,
     RENDER_OUTPUT_CHARS,
     RENDER_SEQUENCE_ITEMS,
-    TEMPLATE_EXPRESSION_DEPTH,
-    TEMPLATE_NESTING,
 )
 from skillgate.base.reading import Unreadable, read_text
+from skillgate.render.nesting import too_nested
+from skillgate.render.problems import (
+    Problem,
+    column,
+    name_missing,
+    parse_unknown,
+    unknown_filter_or_test,
+    variable_missing,
+)
 
 LIPSUM_MAX = 20
 
@@ -115,10 +122,41 @@ def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str
     return str(generate_lorem_ipsum(n=cap(n, LIPSUM_MAX), html=html, min=cap(min, 100), max=cap(max, 100)))
 
 
+class _Vars(dict[str, Any]):
+    """The caller's variables: a dict the undefined-name errors can tell apart from others."""
+
+
+class VariableMissing(jinja2.UndefinedError):
+    """`vars.NAME` was used with no value and no default; the message is NAME."""
+
+
+class NameMissing(jinja2.UndefinedError):
+    """A bare name the context does not hold; the message is the name."""
+
+
+class _Undefined(jinja2.StrictUndefined):
+    """StrictUndefined that says which kind of name is missing. `_undefined_obj` and
+    `_undefined_name` are the attributes Jinja documents for Undefined subclasses."""
+
+    def __init__(
+        self,
+        hint: str | None = None,
+        obj: Any = jinja2.utils.missing,
+        name: str | None = None,
+        exc: type[jinja2.TemplateRuntimeError] = jinja2.UndefinedError,
+    ) -> None:
+        if hint is None and exc is jinja2.UndefinedError and isinstance(name, str):
+            if isinstance(obj, _Vars):
+                exc, hint = VariableMissing, name
+            elif obj is jinja2.utils.missing:
+                exc, hint = NameMissing, name
+        super().__init__(hint, obj, name, exc)
+
+
 def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
     env = _Sandbox(
         loader=_SkillFolderLoader(folder),
-        undefined=jinja2.StrictUndefined,
+        undefined=_Undefined,
         autoescape=False,
         keep_trailing_newline=True,
         cache_size=0,
@@ -131,11 +169,12 @@ def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
 class TemplateCheck:
     """What one parse of a template tells: its first syntax error, and its literal includes."""
 
-    error: tuple[int, str] | None  # (line in body, message)
+    error: tuple[int, int, str] | None  # (line in body, column, message)
     includes: list[tuple[str, int]]  # (name, line in body)
 
 
 def check_template(body: str, folder: Path) -> TemplateCheck:
+    """Parse and compile the template: syntax errors, and filters or tests the sandbox lacks."""
     from jinja2 import nodes
 
     if "{{" not in body and "{%" not in body and "{#" not in body:
@@ -143,14 +182,17 @@ def check_template(body: str, folder: Path) -> TemplateCheck:
 
     env = _environment(folder)
     try:
-        nesting = _too_nested(env, body)
+        nesting = too_nested(env, body)
         if nesting is not None:
-            return TemplateCheck(nesting, [])
+            return TemplateCheck((nesting[0], 1, nesting[1]), [])
         tree = env.parse(body)
+        env.compile(tree, raw=True)  # code generation is where unknown filters and tests are found
     except jinja2.TemplateSyntaxError as exc:
-        return TemplateCheck((exc.lineno, exc.message or "syntax error"), [])
+        problem = _syntax_problem(env, exc)
+        lineno = exc.lineno or 1
+        return TemplateCheck((lineno, _column_in(body, lineno, problem), problem.people), [])
     except (RecursionError, MemoryError, SyntaxError):  # a backstop behind the nesting limits
-        return TemplateCheck((1, "the template is too complex to parse; simplify it"), [])
+        return TemplateCheck((1, 1, "the template is too complex to parse; simplify it"), [])
     includes = [
         (str(node.template.value), node.lineno)
         for node in tree.find_all(nodes.Include)
@@ -159,49 +201,20 @@ def check_template(body: str, folder: Path) -> TemplateCheck:
     return TemplateCheck(None, includes)
 
 
-_OPENERS = frozenset({"for", "if", "macro", "call", "filter", "block", "with", "autoescape", "trans"})
-_CHAIN = frozenset({"|", ".", "+", "-", "*", "/", "//", "%", "**", "~", "==", "!=", "<", "<=", ">", ">="})
+def _syntax_problem(env: jinja2.Environment, exc: jinja2.TemplateSyntaxError) -> Problem:
+    message = exc.message or "syntax error"
+    unknown = parse_unknown(message)
+    if unknown is None:
+        return Problem.same(f"template syntax error: {message}")
+    kind, name = unknown
+    return unknown_filter_or_test(kind, name, env.filters if kind == "filter" else env.tests)
 
 
-def _too_nested(env: jinja2.Environment, body: str) -> tuple[int, str] | None:
-    """The first place the template nests deeper than the limits Jinja and Python can compile.
-
-    Read from the token stream, which has no recursion: blocks inside blocks (Python allows
-    20 nested loops), brackets inside brackets, and operators or filters chained in one
-    expression (each becomes one more level of nesting in the generated code).
-    """
-    blocks: list[str] = []
-    brackets = chain = 0
-    tag: list[str] | None = None  # the words of the block tag being read, if inside one
-    for line, kind, value in env.lex(body):
-        if kind in ("variable_begin", "block_begin"):
-            brackets = chain = 0
-            tag = [] if kind == "block_begin" else None
-        elif kind == "block_end" and tag:
-            word = tag[0]
-            if word in _OPENERS or (word == "set" and "=" not in tag):
-                blocks.append(word)
-                if len(blocks) > TEMPLATE_NESTING:
-                    return line, f"blocks are nested more than {TEMPLATE_NESTING} deep; split the template"
-            elif word.startswith("end") and blocks:
-                blocks.pop()
-            tag = None
-        elif kind in ("name", "operator") and tag is not None:
-            tag.append(value)
-        if kind == "operator":
-            if value in ("(", "[", "{"):
-                brackets += 1
-            elif value in (")", "]", "}"):
-                brackets -= 1
-            elif value in _CHAIN:
-                chain += 1
-            if brackets > TEMPLATE_EXPRESSION_DEPTH or chain > 2 * TEMPLATE_EXPRESSION_DEPTH:
-                return line, (
-                    f"an expression nests brackets more than {TEMPLATE_EXPRESSION_DEPTH} deep or chains "
-                    f"more than {2 * TEMPLATE_EXPRESSION_DEPTH} operators and filters; split it with "
-                    "{% set %}"
-                )
-    return None
+def _column_in(body: str, lineno: int | None, problem: Problem) -> int:
+    lines = body.splitlines()
+    if lineno is None or not 1 <= lineno <= len(lines):
+        return 1
+    return column(lines[lineno - 1], problem.needle)
 
 
 @functools.lru_cache(maxsize=256)
@@ -222,7 +235,8 @@ def render_template(
     max_chars: int = RENDER_OUTPUT_CHARS,
 ) -> str:
     """Render `body`; errors carry the line in SKILL.md (`line_offset` + body line)."""
-    context = {"skill": dict(skill), "tools": list(tools), "vars": dict(variables), "client": dict(client)}
+    context = {"skill": dict(skill), "tools": list(tools), "vars": _Vars(variables), "client": dict(client)}
+    lineno: int | None
     try:
         template = _compiled(body, str(folder))
         pieces: list[str] = []
@@ -239,36 +253,65 @@ def render_template(
     except RenderError:
         raise
     except jinja2.TemplateSyntaxError as exc:
-        raise RenderError(f"template syntax error: {exc.message}", _line(exc.lineno, line_offset)) from None
-    except SecurityError as exc:
-        raise RenderError(
+        problem, lineno = _syntax_problem(_environment(folder), exc), exc.lineno
+    except (
+        RecursionError,
+        jinja2.TemplateError,
+        ArithmeticError,
+        TypeError,
+        ValueError,
+        OverflowError,
+    ) as exc:
+        problem, lineno = _runtime_problem(exc, body, folder), _body_line(exc)
+    line = None if lineno is None else lineno + line_offset
+    raise RenderError(problem.model, line, _column_in(body, lineno, problem), problem.people)
+
+
+def _runtime_problem(exc: BaseException, body: str, folder: Path) -> Problem:
+    """A failure while rendering, in skillgate's words."""
+    if isinstance(exc, VariableMissing):
+        return variable_missing(exc.message or "", template_variables(body, folder))
+    if isinstance(exc, NameMissing):
+        return name_missing(exc.message or "", _names_set(body, folder))
+    if isinstance(exc, SecurityError):
+        return Problem.same(
             f"the template tried something the sandbox forbids ({exc}); skills may only read "
-            "skill, tools, vars and client",
-            _template_line(exc, line_offset),
-        ) from None
-    except jinja2.UndefinedError as exc:
-        raise RenderError(
-            f"{exc.message}; pass it as a variable, or give a default in the template: "
-            '{{ vars.name | default("...") }}',
-            _template_line(exc, line_offset),
-        ) from None
-    except jinja2.TemplateNotFound as exc:
-        raise RenderError(f"include not found: {exc.message}", _template_line(exc, line_offset)) from None
-    except RecursionError as exc:
-        raise RenderError(
+            "skill, tools, vars and client"
+        )
+    if isinstance(exc, jinja2.UndefinedError):
+        return Problem.same(
+            f"{exc.message}; check the name, or give a default in the template: "
+            '{{ vars.name | default("...") }}'
+        )
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return Problem.same(f"include not found: {exc.message}")
+    if isinstance(exc, RecursionError):
+        return Problem.same(
             "the template recursed too deeply (a macro that calls itself, or files that include "
-            "each other); break the cycle",
-            _template_line(exc, line_offset),
-        ) from None
-    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, OverflowError) as exc:
-        raise RenderError(f"the template failed: {exc}", _template_line(exc, line_offset)) from None
+            "each other); break the cycle"
+        )
+    unknown = parse_unknown(str(exc)) if isinstance(exc, jinja2.TemplateRuntimeError) else None
+    if unknown is not None:
+        env = _environment(folder)
+        return unknown_filter_or_test(
+            unknown[0], unknown[1], env.filters if unknown[0] == "filter" else env.tests
+        )
+    return Problem.same(f"the template failed: {exc}")
 
 
-def _line(lineno: int | None, offset: int) -> int | None:
-    return None if lineno is None else lineno + offset
+def _names_set(body: str, folder: Path) -> list[str]:
+    """The names a template sets itself ({% set %}, loop variables, macros and their parameters)."""
+    from jinja2 import nodes
+
+    try:
+        tree = _environment(folder).parse(body)
+    except jinja2.TemplateSyntaxError:
+        return []
+    names = [n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")]
+    return sorted({*names, *(m.name for m in tree.find_all(nodes.Macro)), *_environment(folder).globals})
 
 
-def _template_line(exc: BaseException, offset: int) -> int | None:
+def _body_line(exc: BaseException) -> int | None:
     """The template line of the innermost frame of a runtime template error."""
     tb = exc.__traceback__
     line = None
@@ -276,7 +319,7 @@ def _template_line(exc: BaseException, offset: int) -> int | None:
         if tb.tb_frame.f_code.co_filename == "<template>":  # Jinja rewrote it to the template line
             line = tb.tb_lineno
         tb = tb.tb_next
-    return _line(line, offset)
+    return line
 
 
 def template_variables(body: str, folder: Path) -> dict[str, str | None]:

@@ -12,6 +12,7 @@ none outlives the server.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import subprocess
@@ -92,6 +93,7 @@ class RenderWorkers:
         self._slots = threading.BoundedSemaphore(workers)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+        self._starter: threading.Thread | None = None
 
     async def render(
         self,
@@ -140,7 +142,7 @@ class RenderWorkers:
             )
         answer = json.loads(reply)
         if "error" in answer:
-            raise RenderError(answer["error"], answer.get("line"))
+            raise RenderError(answer["error"], answer.get("line"), answer.get("col"), answer.get("people"))
         return str(answer["text"])
 
     async def _ask(self, request: bytes) -> tuple[bytes, bool]:
@@ -168,6 +170,16 @@ class RenderWorkers:
         with self._lock:
             self._idle.append(worker)
 
+    def prestart_in_background(self) -> None:
+        """Start one worker in a thread now, while the caller does other work (`close` waits for it)."""
+
+        def start() -> None:
+            with contextlib.suppress(RenderError):  # the first render starts one again and says why
+                self.prestart()
+
+        self._starter = threading.Thread(target=start, name="render-prestart", daemon=True)
+        self._starter.start()
+
     def _take(self) -> _Worker:
         with self._lock:
             while self._idle:
@@ -180,6 +192,8 @@ class RenderWorkers:
         return worker
 
     def close(self) -> None:
+        if self._starter is not None:
+            self._starter.join()
         with self._lock:
             idle, self._idle = self._idle, []
         for worker in idle:
@@ -212,7 +226,7 @@ def _serve(memory_mb: int) -> None:
             )
             reply: dict[str, Any] = {"text": text}
         except RenderError as exc:
-            reply = {"error": exc.detail, "line": exc.line}
+            reply = {"error": exc.detail, "line": exc.line, "col": exc.col, "people": exc.people}
         except MemoryError:
             exhausted = True
             reply = {

@@ -27,23 +27,27 @@ RESTART_DELAY = 0.5
 
 def keep_last_valid(old: Catalog, new: Catalog) -> Catalog:
     """`new`, plus the old version of each skill that is now broken (not deleted)."""
-    errors = [d.path for d in new.diagnostics if d.severity is Severity.ERROR]
+    errors = [d for d in new.diagnostics if d.severity is Severity.ERROR]
     skills = dict(new.skills)
     for name, skill in old.skills.items():
         if name in skills or not skill.skill_md.exists():
             continue
-        folder = skill.dir.relative_to(new.root.parent).as_posix() + "/"
-        if any(path.startswith(folder) or path == folder + "SKILL.md" for path in errors) or _root_broken(
-            new
-        ):
+        if any(d.within(skill.dir) for d in errors) or _root_broken(new):
             skills[name] = skill
-    return Catalog(new.root, dict(sorted(skills.items())), new.shared_servers, new.diagnostics, new.parsed)
+    return Catalog(
+        new.root,
+        dict(sorted(skills.items())),
+        new.shared_servers,
+        new.diagnostics,
+        new.parsed,
+        new.typed_root,
+    )
 
 
 def _root_broken(catalog: Catalog) -> bool:
     """The shared mcp.json is broken: skills that lean on it keep their last version."""
-    shared = (catalog.root / "mcp.json").relative_to(catalog.root.parent).as_posix()
-    return any(d.path == shared and d.severity is Severity.ERROR for d in catalog.diagnostics)
+    shared = catalog.root / "mcp.json"
+    return any(d.within(shared) and d.severity is Severity.ERROR for d in catalog.diagnostics)
 
 
 class Reloader:
@@ -53,7 +57,7 @@ class Reloader:
 
     async def reload(self) -> Catalog:
         old = self.gateway.catalog
-        loaded = await anyio.to_thread.run_sync(Catalog.load, old.root, None, old)
+        loaded = await anyio.to_thread.run_sync(Catalog.load, old.typed_root or old.root, None, old)
         catalog = keep_last_valid(old, loaded)
         self.gateway.catalog = catalog
         self.gateway.generation += 1

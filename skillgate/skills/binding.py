@@ -17,6 +17,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -87,6 +89,10 @@ class ServerBinding(BaseModel):
         patterns = self.entry.allowed_tools
         return patterns is None or any(fnmatch.fnmatchcase(tool, p) for p in patterns)
 
+    def named_tools(self) -> list[str]:
+        """The tools the allowlist names exactly (not by a glob), sorted."""
+        return sorted(t for t in self.entry.allowed_tools or [] if not any(ch in t for ch in "*?["))
+
     def connection_key(self) -> str:
         return self.key
 
@@ -112,6 +118,19 @@ class ServerBinding(BaseModel):
         if self.entry.cwd is None:
             return self.base_dir
         return (self.base_dir / expand(self.entry.cwd, os.environ, self.name)).resolve()
+
+
+def command_path() -> list[str]:
+    """Where a bare command is looked for: skillgate's own bin folder first, then PATH. Servers
+    installed in the same virtualenv as skillgate are found even when it is not activated."""
+    return [os.path.dirname(sys.executable), *os.environ.get("PATH", "").split(os.pathsep)]
+
+
+def find_command(command: str) -> str:
+    """A bare command resolved on `command_path()`; a path is left as it is."""
+    if os.sep in command:
+        return command
+    return shutil.which(command, path=os.pathsep.join(command_path())) or command
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -6,6 +6,7 @@ import functools
 import os
 import stat
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,36 @@ class Skill:
         from skillgate.render.template import template_variables  # Jinja loads only when needed
 
         return template_variables(self.body, self.dir)
+
+    def render_job(
+        self,
+        tools: list[dict[str, Any]],
+        variables: Mapping[str, Any] | None = None,
+        client: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The renderer's arguments for this skill: body, folder and the template's context."""
+        return {
+            "body": self.body,
+            "folder": self.dir,
+            "skill": self.frontmatter.model_dump(by_alias=True, exclude_none=True),
+            "tools": tools,
+            "variables": dict(variables or {}),
+            "client": dict(client or {"name": None, "version": None}),
+            "line_offset": self.body_line - 1,
+        }
+
+    def pinned_tools(self) -> list[dict[str, Any]]:
+        """The allowed tools its lock pins, as a template sees them (`tools`), without any upstream;
+        a binding without a lock contributes none."""
+        found: dict[str, dict[str, Any]] = {}
+        locked = self.lock.servers if self.lock is not None else {}
+        for binding in self.bindings:
+            for tool in locked[binding.name].tools if binding.name in locked else []:
+                if binding.allows(tool.name) and tool.name not in found:
+                    found[tool.name] = tool.model_dump(
+                        by_alias=True, exclude_none=True, include={"name", "description", "input_schema"}
+                    )
+        return [found[name] for name in sorted(found)]
 
     def locked(self, server: str) -> list[tuple[str, str]] | None:
         """(name, description) of the tools the lock pins for `server`, or None when it pins none."""

@@ -57,11 +57,24 @@ class Catalog:
     shared_servers: dict[str, ServerEntry]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     parsed: dict[str, Parsed] = field(default_factory=dict, repr=False, compare=False)
+    typed_root: Path | None = field(default=None, compare=False)  # the root as the user named it
+
+    def show(self, path: Path) -> str:
+        """`path` as the user would type it from where the command runs (see `display_path`)."""
+        return display_path(path, self.root, self.typed_root)
 
     @classmethod
-    def load(cls, root: Path, cache: DiskCache | None = None, previous: Catalog | None = None) -> Catalog:
-        """Load the catalog; parses are reused from `previous` (a reload) or the disk cache."""
-        root = root.resolve()
+    def load(
+        cls, root: Path, cache: DiskCache | None = None, previous: Catalog | None = None, locks: bool = True
+    ) -> Catalog:
+        """Load the catalog; parses are reused from `previous` (a reload) or the disk cache.
+
+        With `locks=False` every tools.lock.json is left unread (`skillgate lock` rewrites them, so a
+        broken or outdated lock must not hide its skill); nothing is cached then.
+        """
+        if not locks:
+            cache = previous = None
+        typed, root = root, root.resolve()
         if not root.is_dir():
             raise UsageError(f"catalog folder {str(root)!r} does not exist; pass a folder that holds skills")
         diagnostics: list[Diagnostic] = []
@@ -83,7 +96,7 @@ class Catalog:
             folder = skill_dir.relative_to(root).as_posix()
             hit = known.get(folder)
             if hit is None or not _fresh(hit, skill_dir, shared_stamp):
-                hit = _parse(skill_dir, root, shared, source, shared_stamp)
+                hit = _parse(skill_dir, root, shared, source, shared_stamp, locks)
             parsed[folder] = hit
             diagnostics += hit.diagnostics
             if hit.skill is None:
@@ -95,22 +108,24 @@ class Catalog:
             ]
             skill = dataclasses.replace(hit.skill, files=files)
             if skill.name in skills:
-                first = skills[skill.name].skill_md.relative_to(root)
+                first = display_path(skills[skill.name].skill_md, root, typed)
                 diagnostics.append(
                     Diagnostic.at(
-                        display_path(skill.skill_md, root),
+                        skill.skill_md,
                         "SG106",
-                        f"skill name {skill.name!r} is already used by {first.as_posix()}; names must be "
+                        f"skill name {skill.name!r} is already used by {first}; names must be "
                         "unique across the catalog, rename one of the folders",
                         2,
                     )
                 )
                 continue
             skills[skill.name] = skill
-        diagnostics = [d.model_copy(update={"path": display_path(Path(d.path), root)}) for d in diagnostics]
+        diagnostics = [d.shown(display_path(Path(d.path), root, typed)) for d in diagnostics]
         if cache is not None and parsed != known:
             cache.write(cache_name, parsed)
-        return cls(root, dict(sorted(skills.items())), shared, sorted(diagnostics, key=sort_key), parsed)
+        return cls(
+            root, dict(sorted(skills.items())), shared, sorted(diagnostics, key=sort_key), parsed, typed
+        )
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -129,14 +144,18 @@ class Catalog:
         return len(self.skills)
 
 
-def display_path(path: Path, root: Path) -> str:
-    """Paths in diagnostics are relative to the catalog's parent, as a user typed them."""
+def display_path(path: Path, root: Path, typed: Path | None = None) -> str:
+    """A path as the author would type it from where the command runs: under the catalog folder
+    as they named it (`my-skills/x/SKILL.md`; `x/SKILL.md` for `.`), else relative to here."""
     for candidate in (path, path.parent.resolve() / path.name):  # never resolve the file: it may loop
         try:
-            return candidate.relative_to(root.parent).as_posix()
+            return ((root if typed is None else typed) / candidate.relative_to(root)).as_posix()
         except (ValueError, OSError, RuntimeError):
             continue
-    return str(path)
+    try:
+        return Path(os.path.relpath(path)).as_posix()
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _skill_dirs(root: Path) -> Iterator[tuple[Path, str]]:
@@ -171,7 +190,12 @@ def _fresh(parsed: Parsed, skill_dir: Path, shared_stamp: Stamp) -> bool:
 
 
 def _parse(
-    skill_dir: Path, root: Path, shared: dict[str, ServerEntry], source: str, shared_stamp: Stamp
+    skill_dir: Path,
+    root: Path,
+    shared: dict[str, ServerEntry],
+    source: str,
+    shared_stamp: Stamp,
+    locks: bool = True,
 ) -> Parsed:
     """Parse one skill folder, recording the stamps of what the result depends on.
 
@@ -180,7 +204,7 @@ def _parse(
     names = [*SKILL_FILES, *_INPUTS]
     before = [(name, _stamp(skill_dir / name)) for name in names]
     looked_for: list[str] = []
-    skill, diagnostics = load_skill(skill_dir, root, shared, source, looked_for)
+    skill, diagnostics = load_skill(skill_dir, root, shared, source, looked_for, locks)
     extra = [(name, _stamp(skill_dir / name)) for name in sorted(set(looked_for) - set(names))]
     return Parsed((*before, *extra, ("/mcp.json", shared_stamp)), skill, tuple(diagnostics))
 
@@ -191,6 +215,7 @@ def load_skill(
     shared: dict[str, ServerEntry],
     source: str = "SKILL.md",
     looked_for: list[str] | None = None,
+    locks: bool = True,
 ) -> tuple[Skill | None, list[Diagnostic]]:
     """Load one skill folder; `None` with diagnostics when it cannot be served. Its file list is
     left empty (the catalog reads it); `looked_for` collects the other files the result depends on.
@@ -199,7 +224,9 @@ def load_skill(
     an SG100 diagnostic on its SKILL.md, never an exception that stops the catalog.
     """
     try:
-        return _load_skill(skill_dir, root, shared, source, looked_for if looked_for is not None else [])
+        return _load_skill(
+            skill_dir, root, shared, source, looked_for if looked_for is not None else [], locks
+        )
     except Exception as exc:  # the catch at this edge: one skill, whatever its files hold
         logger.debug("loading %s failed", skill_dir, exc_info=True)
         message = (
@@ -210,7 +237,12 @@ def load_skill(
 
 
 def _load_skill(
-    skill_dir: Path, root: Path, shared: dict[str, ServerEntry], source: str, looked_for: list[str]
+    skill_dir: Path,
+    root: Path,
+    shared: dict[str, ServerEntry],
+    source: str,
+    looked_for: list[str],
+    locks: bool = True,
 ) -> tuple[Skill | None, list[Diagnostic]]:
     """`skill_dir` is a resolved path: the catalog root is resolved and the walk does not follow
     symbolic links, so every folder under it is already its own real path."""
@@ -252,7 +284,7 @@ def _load_skill(
         diagnostics += found
     diagnostics += collisions(bindings, mcp_json)
     lock = None
-    if os.path.lexists(skill_dir / LOCK_NAME):
+    if locks and os.path.lexists(skill_dir / LOCK_NAME):
         lock, found = read_lock(skill_dir / LOCK_NAME)
         diagnostics += found
         if lock is not None:
@@ -261,10 +293,8 @@ def _load_skill(
 
     template = check_template(parsed.body, skill_dir)
     if template.error is not None:
-        line, message = template.error
-        diagnostics.append(
-            Diagnostic.at(skill_md, "SG301", f"template syntax error: {message}", line + parsed.body_line - 1)
-        )
+        line, col, message = template.error
+        diagnostics.append(Diagnostic.at(skill_md, "SG301", message, line + parsed.body_line - 1, col))
     diagnostics += missing_files(
         parsed.body, parsed.body_line, skill_dir, skill_md, template.includes, looked_for
     )

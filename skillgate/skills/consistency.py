@@ -60,10 +60,14 @@ def lock_mismatches(lock: LockFile, bindings: list[ServerBinding], path: Path) -
                     path, "SG402", f"{name}: {tool!r} is locked but the allowlist no longer allows it; {fix}"
                 )
             )
-        exact = [t for t in binding.entry.allowed_tools or [] if not any(ch in t for ch in "*?[")]
-        for tool in sorted(set(exact) - names):
+        for tool in sorted(set(binding.named_tools()) - names):
             found.append(
-                Diagnostic.at(path, "SG402", f"{name}: allowed tool {tool!r} has no lock entry; {fix}")
+                Diagnostic.at(
+                    path,
+                    "SG402",
+                    f"{name}: allowed tool {tool!r} has no lock entry; {fix} (it fails, naming the "
+                    "server's tools, when the server has no such tool: then fix allowedTools in mcp.json)",
+                )
             )
     return found
 

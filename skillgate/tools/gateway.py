@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from skillgate.base.cursor import decode_cursor, encode_cursor
 from skillgate.base.errors import (
+    RenderError,
     SectionNotFound,
     SkillgateError,
     SkillNotFound,
@@ -180,18 +181,12 @@ class Gateway:
     ) -> str:
         if tools is None:
             tools = await self.tools_of(skill, view)
-        return tidy(
-            await self.renderer.render(
-                skill.name,
-                skill.body,
-                skill.dir,
-                skill=skill.frontmatter.model_dump(by_alias=True, exclude_none=True),
-                tools=[t.model_dump(by_alias=True, exclude_none=True) for t in tools],
-                variables=variables or {},
-                client=client or {"name": None, "version": None},
-                line_offset=skill.body_line - 1,
-            )
-        )
+        dumped = [t.model_dump(by_alias=True, exclude_none=True) for t in tools]
+        try:
+            text = await self.renderer.render(skill.name, **skill.render_job(dumped, variables, client))
+        except RenderError as exc:
+            raise exc.at(self.catalog.show(skill.skill_md)) from None
+        return tidy(text)
 
     async def load_skill(
         self,

@@ -29,9 +29,9 @@ from skillgate.base import sdk_compat
 from skillgate.base.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailable
 from skillgate.base.sdk_compat import Transport
 from skillgate.observe import tracing
-from skillgate.skills.binding import ServerBinding, expand
+from skillgate.skills.binding import ServerBinding, expand, find_command
 from skillgate.upstream.secrets import Secrets
-from skillgate.upstream.transports import JunkLines, StderrRelay, describe, find_command, watched
+from skillgate.upstream.transports import JunkLines, StderrRelay, describe, watched
 
 logger = logging.getLogger(__name__)
 

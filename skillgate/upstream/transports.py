@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -111,18 +109,6 @@ class _QuietParseErrors(logging.Filter):
 
 
 logging.getLogger("mcp.client.stdio").addFilter(_QuietParseErrors())
-
-
-def find_command(command: str) -> str:
-    """Resolve a bare command on PATH, with skillgate's own bin folder first.
-
-    Servers installed in the same virtualenv as skillgate are found even when the
-    virtualenv is not activated.
-    """
-    if os.sep in command:
-        return command
-    search = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-    return shutil.which(command, path=search) or command
 
 
 def describe(exc: BaseException) -> str:
