@@ -3,10 +3,12 @@ log and the catalog watcher around it."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -233,13 +235,42 @@ async def _run_uvicorn(app: Any, host: str, port: int, announce: Callable[[str],
         def capture_signals(self) -> Iterator[None]:
             yield
 
+    listening = listen(host, port)  # before uvicorn: a busy port is one line, not its traceback
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = _Uvicorn(config)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_announce, server, announce)
-        tg.start_soon(_exit_on_signal, server)
-        await server.serve()
-        tg.cancel_scope.cancel()
+    with listening:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_announce, server, announce)
+            tg.start_soon(_exit_on_signal, server)
+            await server.serve(sockets=[listening])
+            tg.cancel_scope.cancel()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or a people's error naming the port and what to do."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(
+            f"cannot listen on {host!r}: the host name does not resolve ({exc}); use an IP address"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"port {port} on {host} is in use (another skillgate, or another server); stop it, or pick "
+                f"another port: `--port {port + 1}` (`make run PORT={port + 1}`)"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise UsageError(
+                f"not allowed to listen on port {port}: ports below 1024 need root; pick one above 1024"
+            ) from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host") from None
+    return sock
 
 
 async def _exit_on_signal(server: uvicorn.Server) -> None:

@@ -121,8 +121,9 @@ def _commands() -> set[str]:
 
 
 def authoring_diagnostics(catalog: Catalog) -> list[Diagnostic]:
-    """The catalog's own diagnostics plus the checks that need no rendering, sorted."""
-    found = list(catalog.diagnostics)
+    """The catalog's own diagnostics (what serving tolerates an error again) plus the checks that
+    need no rendering, sorted."""
+    found = [d.strict() for d in catalog.diagnostics]
     for skill in catalog:
         found += size_diagnostics(skill, catalog) + command_diagnostics(skill, catalog)
     return sorted(found, key=sort_key)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from skillgate.base.errors import UsageError
-from skillgate.skills.binding import ServerEntry
+from skillgate.skills.binding import ServerEntry, entry_problem
 from skillgate.skills.frontmatter import MAX_DESCRIPTION, NAME_RULE, name_problems, normalize_name
 
 SKILL_TEMPLATE = """---
@@ -48,10 +49,13 @@ def parse_server(text: str, name: str | None) -> dict[str, Any]:
         try:
             ServerEntry.model_validate(entry)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise UsageError(f"--server entry {server!r}: {where}: {first['msg']}") from None
+            raise UsageError(f"--server: {entry_problem(server, exc.errors()[0])}") from None
     return servers
+
+
+def slugify(text: str) -> str:
+    """A name the specification allows, made from `text`: `Release Notes!` → `release-notes`."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64].rstrip("-")
 
 
 def create_skill(
@@ -66,7 +70,9 @@ def create_skill(
     description = description or f"TODO: say what {name} does and when an agent should use it."
     problems = name_problems(name)
     if problems or name != normalize_name(name):
-        raise UsageError(f"name {name!r} is not valid: {NAME_RULE}")
+        slug = slugify(name)
+        close = f"; did you mean {slug!r}?" if slug and not name_problems(slug) else ""
+        raise UsageError(f"name {name!r} is not valid: {NAME_RULE}{close}")
     if not description.strip() or len(description) > MAX_DESCRIPTION:
         raise UsageError(f"description is not valid: 1-{MAX_DESCRIPTION} characters, not blank")
     folder = parent / name

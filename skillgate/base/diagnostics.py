@@ -54,6 +54,9 @@ class Diagnostic(BaseModel):
     message: str
     severity: Severity = Severity.ERROR
     file: str | None = Field(default=None, exclude=True)  # the absolute path `path` shows
+    # An error by the Agent Skills specification that serving tolerates (hosts load such skills):
+    # a warning in the catalog, an error for `validate` (`strict`), as the reference validator says.
+    lenient: bool = Field(default=False, exclude=True)
 
     @field_validator("path", "message")
     @classmethod
@@ -64,6 +67,31 @@ class Diagnostic(BaseModel):
             return text
         except UnicodeEncodeError:
             return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+    def tolerated(self) -> Diagnostic:
+        """This error as serving reports it: a warning; the skill is served."""
+        return self.model_copy(
+            update={
+                "severity": Severity.WARNING,
+                "lenient": True,
+                "message": f"{self.message} (served anyway, as the hosts skills are written for load it; "
+                "`skillgate validate` fails on it, as the reference validator does)",
+            }
+        )
+
+    def strict(self) -> Diagnostic:
+        """A tolerated error as `validate` reports it: an error again."""
+        if not self.lenient:
+            return self
+        message = self.message.split(" (served anyway", 1)[0]
+        return self.model_copy(
+            update={
+                "severity": Severity.ERROR,
+                "lenient": False,
+                "message": f"{message} (the specification's limit; `serve` tolerates it with a warning, "
+                "other hosts' validators refuse it)",
+            }
+        )
 
     def shown(self, path: str) -> Diagnostic:
         """This diagnostic with `path` as people see it (the absolute file is kept in `file`)."""

@@ -281,6 +281,8 @@ def render(
         return
     text = markdown_to_html(loaded.instructions) if output == "html" else loaded.instructions
     click.echo(text, nl=not text.endswith("\n"))
+    for warning in loaded.warnings or []:  # e.g. tools unavailable: the counts below lack them
+        click.echo(f"warning: {warning}", err=True)
     click.echo(
         f"tokens ({ENCODING}): instructions {tokens['instructions']}, tool schemas {tokens['tools']}, "
         f"total {tokens['total']}",

@@ -72,12 +72,16 @@ def stats(logs: tuple[Path, ...], since: str | None, catalog: Path | None, as_js
     Per skill: surfaced by search, loaded, called, failed, p50/p99 latency; the searches no
     skill answered; with --catalog, the skills no search surfaced.
     """
-    from skillgate.observe.usage import format_text, parse_since, read_events, usage
+    from skillgate.base.errors import UsageError
+    from skillgate.observe.usage import format_text, not_audit_logs, parse_since, read_events, usage
 
     try:
         moment = parse_since(since) if since else None
     except ValueError:
         raise click.UsageError(f"--since {since!r}: write 7d, 12h, 30m or an ISO date") from None
+    problems = not_audit_logs(list(logs))
+    if problems:
+        raise UsageError("; ".join(problems))
     names = list(_load(catalog).skills) if catalog is not None else None
     report = usage(read_events(list(logs), moment), names)
     if as_json:

@@ -72,6 +72,37 @@ def read_events(paths: list[Path], since: datetime | None = None) -> list[dict[s
     return sorted(events, key=lambda e: e["_when"])
 
 
+def not_audit_logs(paths: list[Path], sample: int = 50) -> list[str]:
+    """For each file that is not a skillgate audit log (none of its first `sample` non-empty lines
+    is an audit event), a people's sentence saying so; an empty file is a log with no events yet."""
+    problems = []
+    for path in paths:
+        seen, found = 0, False
+        with path.open("rb") as handle:
+            for raw in handle:
+                if not raw.strip() or len(raw) > MAX_LINE_BYTES:
+                    continue
+                seen += 1
+                found = _is_event(raw)
+                if found or seen >= sample:
+                    break
+        if seen and not found:
+            problems.append(
+                f"{path} is not a skillgate audit log: none of its first {count(seen, 'line')} is an audit "
+                "event (a JSON object with time and method); pass the file `[audit] path` names"
+            )
+    return problems
+
+
+def _is_event(raw: bytes) -> bool:
+    try:
+        event = parse_json(raw.decode("utf-8", "replace"))
+        _time(str(event["time"]))
+    except (Unreadable, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(event, dict) and isinstance(event.get("method"), str)
+
+
 def usage(events: list[dict[str, Any]], catalog: list[str] | None = None) -> Usage:
     report = Usage(events=len(events), searches=0)
     skills: dict[str, SkillUsage] = defaultdict(SkillUsage)

@@ -190,16 +190,28 @@ def read_mcp_json(path: Path) -> tuple[dict[str, ServerEntry], list[Diagnostic]]
             entries[name] = ServerEntry.model_validate(servers[name])
         except ValidationError as exc:
             for err in exc.errors():
-                where = ".".join(str(p) for p in err["loc"])
-                if err["type"] == "extra_forbidden":
-                    message = (
-                        f"server {name!r}: unknown key {where!r}; allowed keys are command, args, env, cwd, "
-                        "url, headers, transport, type, allowedTools, timeout, drift, warm"
-                    )
-                else:
-                    message = f"server {name!r}: {where or 'entry'}: {err['msg']}"
+                message = entry_problem(name, err)
                 diagnostics.append(Diagnostic.at(path, "SG202", message, _line_of_key(text, name)))
     return entries, diagnostics
+
+
+ENTRY_KEYS = (
+    *("command", "args", "env", "cwd", "url", "headers", "transport", "type"),
+    *("allowedTools", "timeout", "drift", "warm"),
+)
+
+
+def entry_problem(name: str, err: Mapping[str, Any]) -> str:
+    """One pydantic error of an mcpServers entry in people's words, with "did you mean"."""
+    from skillgate.base.wording import did_you_mean
+
+    where = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return (
+            f"server {name!r}: unknown key {where!r}{did_you_mean(where, ENTRY_KEYS)}; allowed keys are "
+            f"{', '.join(ENTRY_KEYS)}"
+        )
+    return f"server {name!r}: {where or 'entry'}: {err['msg']}"
 
 
 def _text_or_empty(path: Path) -> str:

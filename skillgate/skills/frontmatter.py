@@ -128,6 +128,10 @@ def check_fields(
     def warn(key: str, message: str) -> None:
         found.append(Diagnostic.at(path, "SG103", message, key_lines.get(key, 2), severity=Severity.WARNING))
 
+    def tolerate(key: str, message: str) -> None:
+        """Over a limit of the specification that hosts tolerate: served, with a warning."""
+        found.append(Diagnostic.at(path, "SG103", message, key_lines.get(key, 2)).tolerated())
+
     extra = sorted(str(k) for k in data if k not in ALLOWED_KEYS)
     for key in extra:
         found.append(
@@ -155,15 +159,16 @@ def check_fields(
         if not fields["name"].isascii():
             warn("name", "a non-ASCII name is valid, but some MCP clients accept only ASCII names")
     if len(fields.get("description", "")) > MAX_DESCRIPTION:
-        error("description", f"'description' is {len(fields['description'])} characters; the limit is 1024")
+        tolerate(
+            "description", f"'description' is {len(fields['description'])} characters; the limit is 1024"
+        )
     compatibility = data.get("compatibility")
     if compatibility is not None:
         if not isinstance(compatibility, str):
             error("compatibility", "'compatibility' must be a string")
         elif len(compatibility) > MAX_COMPATIBILITY:
-            error("compatibility", f"'compatibility' is {len(compatibility)} characters; the limit is 500")
-        else:
-            fields["compatibility"] = compatibility
+            tolerate("compatibility", f"'compatibility' is {len(compatibility)} characters; the limit is 500")
+        fields["compatibility"] = compatibility
     for key in ("license", "allowed-tools"):
         value = data.get(key)
         if isinstance(value, str):

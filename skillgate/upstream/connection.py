@@ -34,6 +34,7 @@ from skillgate.upstream.secrets import Secrets
 from skillgate.upstream.transports import JunkLines, StderrRelay, describe, watched
 
 logger = logging.getLogger(__name__)
+STDERR_WAIT = 1.0  # how long a failed start waits for the last of its stderr
 
 ProgressFn = ProgressFnT  # (progress, total, message) -> None
 
@@ -71,6 +72,7 @@ class Upstream:
         self._client: Client | None = None
         self._tools: list[types.Tool] = []
         self._tools_known = False
+        self._stderr: StderrRelay | None = None  # the last start's stderr, for a failure's log line
         self.tools_version = 0  # bumped whenever the tool list is replaced
         self._by_name: tuple[int, dict[str, types.Tool]] = (-1, {})
         self._ready = anyio.Event()
@@ -253,12 +255,21 @@ class Upstream:
                 self.last_error = self.redact(str(exc))
             except Exception as exc:  # any failure of a third-party server is reported, never raised
                 self.last_error = self.redact(describe(exc))
-                logger.warning("upstream %s failed: %s", self.name, self.last_error)
+                said = await self._stderr_said()
+                logger.warning("upstream %s failed: %s%s", self.name, self.last_error, said)
             finally:
                 self._client = None
         if attempt.cancelled_caught:
             self.last_error = f"it did not answer within {self.start_timeout:g} s"
         return became_ready
+
+    async def _stderr_said(self) -> str:
+        """ "; its stderr said: ..." with a stdio server's last stderr lines, for the log only."""
+        relay, self._stderr = self._stderr, None
+        if relay is None:
+            return ""
+        words = await anyio.to_thread.run_sync(relay.last_words, STDERR_WAIT)
+        return f"; its stderr said: {words}" if words else ""
 
     async def _listen(self, client: Client, stack: AsyncExitStack) -> Subscription | None:
         """A 2026-era server's stream of tool-list changes, acknowledged before the first tools/list
@@ -326,7 +337,7 @@ class Upstream:
                 raise UpstreamUnavailable(
                     f"its working folder {str(cwd)!r} does not exist; fix 'cwd' in mcp.json"
                 )
-            errlog = stack.enter_context(StderrRelay(self.name, self.redact))
+            errlog = self._stderr = stack.enter_context(StderrRelay(self.name, self.redact))
             params = StdioServerParameters(
                 command=find_command(expand(entry.command, self._environ, name)),
                 args=[expand(a, self._environ, name) for a in entry.args],

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,7 @@ from skillgate.base.sdk_compat import Transport, TransportStreams
 logger = logging.getLogger("skillgate.upstream.connection")  # one logger for an upstream's lines
 
 STDERR_LINE_CHARS = 2_000
+STDERR_TAIL_LINES = 3  # what a failed start reports of its stderr
 JUNK_WARNING_INTERVAL = 60.0
 
 
@@ -65,6 +67,7 @@ class StderrRelay:
         self.writer = os.fdopen(write_fd, "w")
         self._reader = os.fdopen(read_fd, "rb")
         self._thread = threading.Thread(target=self._drain, name=f"stderr-{name}", daemon=True)
+        self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)  # its last lines, masked, for people
 
     def __enter__(self) -> StderrRelay:
         self._thread.start()
@@ -78,7 +81,14 @@ class StderrRelay:
             for raw in self._reader:
                 line = raw.decode("utf-8", "replace").rstrip()[:STDERR_LINE_CHARS]
                 if line:
-                    logger.info("upstream %s: %s", self.name, self.redact(line))
+                    self.tail.append(self.redact(line))
+                    logger.info("upstream %s: %s", self.name, self.tail[-1])
+
+    def last_words(self, wait: float) -> str:
+        """Its last stderr lines once the server's end closed (waiting at most `wait` s), for people:
+        a server that exits at start usually says why there. Never for a model: untrusted text."""
+        self._thread.join(wait)
+        return " / ".join(self.tail)[:STDERR_LINE_CHARS]
 
 
 class JunkLines:
