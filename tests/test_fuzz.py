@@ -29,6 +29,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from skills_ref.validator import validate as reference_validate
 
+from skillgate.base.diagnostics import Severity
 from skillgate.base.errors import RenderError, UsageError
 from skillgate.render.template import check_template, render_template
 from skillgate.server.stdio import StdioLane, parse
@@ -217,7 +218,11 @@ def test_frontmatter_rules_agree_with_the_reference_validator(
     (folder / "SKILL.md").write_text(text, encoding="utf-8")
     reference_ok = reference_validate(folder) == []
     catalog = workspace.check(folder_name)
-    ours_ok = any(s.dir.name == folder_name for s in catalog)
+    # `validate` agrees with the reference; serving may tolerate more (a long description)
+    strict = [d.strict() for d in catalog.diagnostics if d.within(folder)]
+    ours_ok = any(s.dir.name == folder_name for s in catalog) and all(
+        d.severity is Severity.WARNING for d in strict
+    )
     assert reference_ok == ours_ok, (text, reference_validate(folder), catalog.diagnostics)
 
 

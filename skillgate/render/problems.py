@@ -22,7 +22,7 @@ class Problem:
 
     model: str
     people: str
-    needle: str | None = None  # a regular expression matching where the problem is on its line
+    needle: str | None = None  # a regular expression for where it is on its line (group "at", if any)
 
     @classmethod
     def same(cls, text: str, needle: str | None = None) -> Problem:
@@ -38,7 +38,8 @@ def unknown_filter_or_test(kind: str, name: str, known: Iterable[str]) -> Proble
     """`kind` is "filter" or "test"; `known` the sandbox's names of that kind."""
     where = "filters" if kind == "filter" else "tests"
     text = f"unknown {kind} {name!r}{_close(name, known)}; a skill template can use Jinja's builtin {where}"
-    pattern = rf"\|\s*{re.escape(name)}\b" if kind == "filter" else rf"\bis\s+(not\s+)?{re.escape(name)}\b"
+    word = rf"(?P<at>{re.escape(name)})\b"
+    pattern = rf"\|\s*{word}" if kind == "filter" else rf"\bis\s+(not\s+)?{word}"
     return Problem.same(text, pattern)
 
 
@@ -70,7 +71,9 @@ def column(line: str, needle: str | None) -> int:
     if needle is None:
         return 1
     found = re.search(needle, line)
-    return found.start() + 1 if found else 1
+    if found is None:
+        return 1
+    return (found.start("at") if "at" in found.re.groupindex else found.start()) + 1
 
 
 FILTER_OR_TEST = re.compile(r"No (filter|test) named '([^']*)'")

@@ -29,6 +29,7 @@ NAME_RULE = (
 )
 MAX_NAME = 64
 MAX_DESCRIPTION = 1024
+SERVED_DESCRIPTION = 4 * MAX_DESCRIPTION  # over 1024 hosts tolerate; over this, a bound for hostile input
 MAX_COMPATIBILITY = 500
 ALLOWED_KEYS = ("allowed-tools", "compatibility", "description", "license", "metadata", "name")
 
@@ -158,10 +159,11 @@ def check_fields(
         fields["name"] = normalize_name(fields["name"])
         if not fields["name"].isascii():
             warn("name", "a non-ASCII name is valid, but some MCP clients accept only ASCII names")
-    if len(fields.get("description", "")) > MAX_DESCRIPTION:
-        tolerate(
-            "description", f"'description' is {len(fields['description'])} characters; the limit is 1024"
-        )
+    length = len(fields.get("description", ""))
+    if length > SERVED_DESCRIPTION:
+        error("description", f"'description' is {length} characters; the limit is 1024 (served: up to 4096)")
+    elif length > MAX_DESCRIPTION:
+        tolerate("description", f"'description' is {length} characters; the limit is 1024")
     compatibility = data.get("compatibility")
     if compatibility is not None:
         if not isinstance(compatibility, str):
