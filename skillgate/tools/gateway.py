@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from skillgate.search.hybrid import HybridIndex, Ranker
 from skillgate.skills.binding import DriftPolicy
 from skillgate.skills.bundle import Skill
 from skillgate.skills.catalog import Catalog
+from skillgate.skills.lock import LockedTool
 from skillgate.skills.profile import EVERYTHING, Profile
 from skillgate.tools.arguments import ArgumentCheck
 from skillgate.tools.drift import DriftGuard
@@ -163,7 +164,10 @@ class Gateway:
         specs: dict[str, ToolSpec] = {}
         for binding in skill.bindings:
             locked = skill.lock.servers.get(binding.name) if skill.lock is not None else None
-            tools = [t.as_tool() for t in locked.tools] if locked else await self.pool.get(binding).tools()
+            # a pinned tool has the fields a live one has: no need to build (and import) the SDK's Tool
+            tools: Sequence[LockedTool | types.Tool] = (
+                locked.tools if locked else await self.pool.get(binding).tools()
+            )
             for tool in tools:
                 if binding.allows(tool.name) and not view.denies(tool.name) and tool.name not in specs:
                     specs[tool.name] = ToolSpec(
