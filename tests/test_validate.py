@@ -315,3 +315,19 @@ def test_a_long_description_is_served_with_a_warning_and_fails_validate(tmp_path
     assert code == 1 and "SG103 'description' is 1075 characters; the limit is 1024" in err
     code, out, _ = run("list", str(tmp_path))
     assert code == 0 and "notes" in out
+
+
+def test_a_server_that_exits_at_start_says_why_without_verbose(tmp_path: Path) -> None:
+    server = {"command": "mcp-server-git", "args": ["--repository", str(tmp_path / "no-such-repo")]}
+    write_skill(tmp_path, "history", servers={"git": server})
+    done = subprocess.run(
+        [sys.executable, "-m", "skillgate", "render", str(tmp_path), "history"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert done.returncode == 0 and "Do the thing." in done.stdout  # the instructions still load
+    assert "upstream git failed: Connection closed; its stderr said: " in done.stderr
+    assert "no-such-repo does not exist" in done.stderr
+    assert "warning: its tools are unavailable now: server 'git' could not be started" in done.stderr
