@@ -123,12 +123,17 @@ def test_an_unknown_filter_is_a_syntax_error_with_did_you_mean_and_column(tmp_pa
 def test_an_unknown_test_has_did_you_mean(tmp_path: Path) -> None:
     write_skill(tmp_path, "notes", body="# Notes\n\n{% if 3 is od %}x{% endif %}\n")
     code, _, err = run("validate", str(tmp_path))
-    # Jinja defers a test inside `if` to the render (so `is filter` checks work): SG305, not SG301
-    assert (
-        code == 1
-        and "notes/SKILL.md:7:12: SG305 load_skill fails with the defaults: unknown test 'od' " in err
-    )
-    assert "(did you mean 'odd'?)" in err
+    assert code == 1 and "notes/SKILL.md:7:12: SG301 unknown test 'od' (did you mean 'odd'?)" in err
+
+
+def test_an_unknown_filter_in_a_branch_not_taken_is_still_found(tmp_path: Path) -> None:
+    body = "# N\n\n{% if vars.full is defined %}{{ vars.full | uper }}{% endif %}\n"
+    write_skill(tmp_path, "notes", body=body)
+    code, _, err = run("validate", str(tmp_path))
+    assert code == 1 and "SG301 unknown filter 'uper' (did you mean 'upper'?)" in err
+    guarded = "# N\n\n{% if 'shout' is filter %}{{ 'a' | shout }}{% endif %}ok\n"  # Jinja's own guard
+    write_skill(tmp_path, "notes", body=guarded)
+    assert run("validate", str(tmp_path))[0] == 0
 
 
 def test_an_undefined_name_fails_validate_with_did_you_mean(tmp_path: Path) -> None:

@@ -186,7 +186,10 @@ def check_template(body: str, folder: Path) -> TemplateCheck:
         if nesting is not None:
             return TemplateCheck((nesting[0], 1, nesting[1]), [])
         tree = env.parse(body)
-        env.compile(tree, raw=True)  # code generation is where unknown filters and tests are found
+        unknown = _unknown_filter_or_test(env, tree)
+        if unknown is not None:
+            problem, lineno = unknown
+            return TemplateCheck((lineno, _column_in(body, lineno, problem), problem.people), [])
     except jinja2.TemplateSyntaxError as exc:
         problem = _syntax_problem(env, exc)
         lineno = exc.lineno or 1
@@ -201,13 +204,41 @@ def check_template(body: str, folder: Path) -> TemplateCheck:
     return TemplateCheck(None, includes)
 
 
+def _unknown_filter_or_test(
+    env: jinja2.Environment, tree: jinja2.nodes.Template
+) -> tuple[Problem, int] | None:
+    """The first filter or test the sandbox lacks, in any branch (Jinja itself finds those
+    outside `if` only when compiling, and those inside only when run). A name the template
+    guards with `is filter` / `is test` is allowed, as Jinja allows it."""
+    from jinja2 import nodes
+
+    guarded = {
+        str(test.node.value)
+        for test in tree.find_all(nodes.Test)
+        if test.name in ("filter", "test") and isinstance(test.node, nodes.Const)
+    }
+    found = []
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        kind, known = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
+        if node.name not in known and node.name not in guarded:
+            found.append((node.lineno, kind, node.name))
+    if not found:
+        return None
+    lineno, kind, name = min(found)
+    return unknown_filter_or_test(kind, name, known_names(env, kind)), lineno
+
+
+def known_names(env: jinja2.Environment, kind: str) -> list[str]:
+    return list(env.filters if kind == "filter" else env.tests)
+
+
 def _syntax_problem(env: jinja2.Environment, exc: jinja2.TemplateSyntaxError) -> Problem:
     message = exc.message or "syntax error"
     unknown = parse_unknown(message)
     if unknown is None:
         return Problem.same(f"template syntax error: {message}")
     kind, name = unknown
-    return unknown_filter_or_test(kind, name, env.filters if kind == "filter" else env.tests)
+    return unknown_filter_or_test(kind, name, known_names(env, kind))
 
 
 def _column_in(body: str, lineno: int | None, problem: Problem) -> int:
