@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from skillgate.cli import main
 from tests.conftest import EXAMPLES, faulty_server, write_skill
 
-COMMANDS = ["serve", "validate", "list", "search", "render", "call", "lock", "new", "eval"]
+COMMANDS = ["serve", "validate", "list", "search", "render", "call", "lock", "new", "eval", "diff"]
 
 
 def run(*args: str) -> tuple[int, str, str]:

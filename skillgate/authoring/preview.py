@@ -1,9 +1,12 @@
-"""The preview page for prompt engineers: the catalog with search, each skill rendered to
-HTML beside its source, a form for its template variables that re-renders as you type,
-token counts, tools and diagnostics, and live reload when a file changes.
+"""The preview page, for fixing skills: the catalog with search, each skill rendered to HTML
+beside its source, a form for its template variables that re-renders as you type, token
+counts, tools, and its diagnostics inline in the source, with live reload when a file changes.
 
-Every page has a JSON twin (`/index.json`, `/skills/<name>.json`): the pages fetch
-them to update in place, and tests and scripts can use them directly.
+A skill with errors is not served, but it has a page: its source with each diagnostic under
+the line it names and, when a live reload kept it, its last good render. The pages are
+rendered here only: a page updates in place by fetching itself again (see base.html). Every
+page has a JSON twin (`/index.json`, `/skills/<name>.json`, `/usage.json`) with the same
+data, for tests and scripts.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import jinja2
@@ -23,13 +27,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from skillgate.authoring.checks import authoring_diagnostics
+from skillgate.authoring.broken import annotated, broken_folders, diagnostics_for, inline, skill_file
+from skillgate.authoring.checks import check_catalog
 from skillgate.authoring.evals import DEFAULT_K, run_skill_queries
-from skillgate.base.diagnostics import Diagnostic
+from skillgate.base.diagnostics import Diagnostic, Severity
 from skillgate.base.errors import SkillgateError, SkillNotFound
 from skillgate.base.limits import SKILL_MD_BYTES
 from skillgate.base.reading import Unreadable, read_text
 from skillgate.base.tokens import token_counts
+from skillgate.base.wording import suggest
 from skillgate.render.html import markdown_to_html
 from skillgate.render.template import template_variables
 from skillgate.search.hybrid import Ranker
@@ -49,6 +55,13 @@ _PAGES = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+# Schemas as people read JSON: indented, quotes and non-ASCII as written (autoescape makes it safe).
+_PAGES.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+    'fill="#2557d6"/><path d="M4 8.5 6.8 11 12 5" stroke="#fff" stroke-width="2" fill="none"/></svg>'
+)
+_PAGES.globals["favicon"] = "data:image/svg+xml," + quote(FAVICON)  # no /favicon.ico request
 
 
 class Broadcast:
@@ -78,6 +91,7 @@ class Broadcast:
                     yield ": keep-alive\n\n"
         finally:
             self._streams.discard(send)
+            send.close()
 
 
 class Preview:
@@ -91,10 +105,11 @@ class Preview:
     async def _changed(self) -> None:
         await self.broadcast.publish("reload", {"generation": self.gateway.generation})
 
-    def diagnostics(self, catalog: Catalog) -> list[Diagnostic]:
-        """The catalog's authoring diagnostics, computed once per catalog (they tokenize every body)."""
+    async def diagnostics(self, catalog: Catalog) -> list[Diagnostic]:
+        """What `validate` reports for the catalog (each skill rendered with its defaults in the
+        render workers), computed once per catalog: any change under the folder loads a new one."""
         if self._diagnostics is None or self._diagnostics[0] is not catalog:
-            self._diagnostics = (catalog, authoring_diagnostics(catalog))
+            self._diagnostics = (catalog, await check_catalog(catalog, self.gateway.renderer))
         return self._diagnostics[1]
 
     def findability(self, catalog: Catalog, skill: Skill) -> list[dict[str, Any]]:
@@ -110,33 +125,82 @@ class Preview:
 
     # -- the twins ---------------------------------------------------------------
 
-    def index_data(self, query: str) -> dict[str, Any]:
+    async def index_data(self, query: str) -> dict[str, Any]:
         catalog = self.gateway.catalog
         page = self.gateway.list_skills(query=query or None, limit=100)
+        broken = broken_folders(catalog)
+        diagnostics = await self.diagnostics(catalog)
         return {
             "query": query,
             "generation": self.gateway.generation,
             "total": page.total,
-            "skills": [dump(s) for s in page.skills],
-            "diagnostics": [str(d) for d in self.diagnostics(catalog)],
+            "skills": [dump(s) | {"broken": s.name in broken} for s in page.skills],
+            "broken": [
+                {
+                    "name": name,
+                    "folder": catalog.show(folder),
+                    "errors": sum(d.severity is Severity.ERROR for d in diagnostics_for(folder, diagnostics)),
+                    "last_good": name in catalog.skills,
+                }
+                for name, folder in broken.items()
+                if query.strip().lower() in name.lower()
+            ],
+            "diagnostics": [str(d) for d in diagnostics],
         }
 
     async def skill_data(self, name: str, variables: dict[str, str]) -> dict[str, Any]:
+        """A skill's page: a valid one, or one with errors (`broken`); `SkillNotFound` for neither."""
         catalog = self.gateway.catalog
+        folder = broken_folders(catalog).get(name)
+        if folder is not None:
+            return await self._broken_data(catalog, folder, variables)
         skill = self.gateway.skill(name, catalog=catalog)
-        folder = skill.dir.relative_to(catalog.root.parent).as_posix() + "/"
         data: dict[str, Any] = {
             "name": skill.name,
+            "broken": False,
             "description": skill.frontmatter.description,
             "generation": self.gateway.generation,
             "variables": template_variables(skill.body, skill.dir),
             "vars": variables,
-            "source": _source(skill),
+            **await self._source_data(catalog, skill.dir, skill.skill_md),
             "files": [{"path": f.path, "size": f.size} for f in skill.files],
-            "diagnostics": [str(d) for d in self.diagnostics(catalog) if d.path.startswith(folder)],
-            "error": None,
-            "tools_error": None,
+            "findability": self.findability(catalog, skill),
+            "findability_k": DEFAULT_K,
         }
+        return data | await self._rendered(skill, variables)
+
+    async def _broken_data(self, catalog: Catalog, folder: Path, variables: dict[str, str]) -> dict[str, Any]:
+        """A skill whose files have errors: its source and diagnostics, and the last good render
+        when a live reload kept its previous version (what a running server still serves)."""
+        skill_md = skill_file(folder)
+        kept = catalog.skills.get(folder.name)
+        last_good = None
+        if kept is not None:
+            last_good = {"description": kept.frontmatter.description} | await self._rendered(kept, variables)
+        return {
+            "name": folder.name,
+            "broken": True,
+            "generation": self.gateway.generation,
+            "vars": variables,
+            **await self._source_data(catalog, folder, skill_md),
+            "last_good": last_good,
+        }
+
+    async def _source_data(self, catalog: Catalog, folder: Path, skill_md: Path) -> dict[str, Any]:
+        """SKILL.md as written, the diagnostics of the skill's folder, and those that name a line
+        of SKILL.md (`inline`: the page shows them under that line)."""
+        diagnostics = diagnostics_for(folder, await self.diagnostics(catalog))
+        return {
+            "folder": catalog.show(folder),
+            "skill_md": catalog.show(skill_md),
+            "source": _source(skill_md),
+            "diagnostics": [str(d) for d in diagnostics],
+            "inline": inline(diagnostics, skill_md),
+        }
+
+    async def _rendered(self, skill: Skill, variables: dict[str, str]) -> dict[str, Any]:
+        """The skill's tools and its instructions rendered with `variables`, or why they are not."""
+        data: dict[str, Any] = {"error": None, "tools_error": None}
         tools = []
         try:
             with anyio.fail_after(TOOLS_TIMEOUT):
@@ -144,17 +208,32 @@ class Preview:
         except (SkillgateError, TimeoutError) as exc:
             data["tools_error"] = str(exc) or f"the upstream did not answer within {TOOLS_TIMEOUT:g} s"
         data["tools"] = [dump(t) for t in tools]
-        data["findability"] = self.findability(catalog, skill)
-        data["findability_k"] = DEFAULT_K
         try:
             instructions = await self.gateway.render(skill, variables, tools=tools)
         except SkillgateError as exc:
-            data.update(error=str(exc), instructions="", html="", tokens=None)
-            return data
+            return data | {"error": str(exc), "instructions": "", "html": "", "tokens": None}
         data["instructions"] = instructions
         data["html"] = markdown_to_html(instructions)
         data["tokens"] = token_counts(instructions, data["tools"])
         return data
+
+    def missing_data(self, name: str) -> dict[str, Any]:
+        """A name that is neither a skill nor a skill folder with errors, in people's words."""
+        catalog = self.gateway.catalog
+        close = suggest(name, sorted({*catalog.skills, *broken_folders(catalog)}))
+        folder = catalog.show(catalog.root)
+        hint = f"; did you mean {' or '.join(repr(s) for s in close)}?" if close else "."
+        return {
+            "error": f"No skill named {name!r} in {folder}{hint}",
+            "name": name,
+            "folder": folder,
+            "suggestions": close,
+        }
+
+    def pages(self) -> set[str]:
+        """The names that have a page: valid skills and skill folders with errors."""
+        catalog = self.gateway.catalog
+        return {*catalog.skills, *broken_folders(catalog)}
 
 
 def _variables(request: Request) -> dict[str, str]:
@@ -182,32 +261,42 @@ def build_preview(
     preview = Preview(Gateway(catalog, pool, ranker=ranker))
 
     async def index(request: Request) -> Response:
-        data = preview.index_data(request.query_params.get("q", ""))
+        data = await preview.index_data(request.query_params.get("q", ""))
         return HTMLResponse(_PAGES.get_template("catalog.html").render(data=data))
 
     async def index_json(request: Request) -> Response:
-        return JSONResponse(preview.index_data(request.query_params.get("q", "")))
+        return JSONResponse(await preview.index_data(request.query_params.get("q", "")))
 
     async def skill_page(request: Request) -> Response:
+        name = request.path_params["name"]
         try:
-            data = await preview.skill_data(request.path_params["name"], _variables(request))
-        except SkillNotFound as exc:
-            return HTMLResponse(_PAGES.get_template("missing.html").render(message=str(exc)), status_code=404)
-        return HTMLResponse(_PAGES.get_template("skill.html").render(data=data))
+            data = await preview.skill_data(name, _variables(request))
+        except SkillNotFound:
+            page = _PAGES.get_template("missing.html").render(data=preview.missing_data(name))
+            return HTMLResponse(page, status_code=404)
+        template = _PAGES.get_template("broken.html" if data["broken"] else "skill.html")
+        return HTMLResponse(template.render(data=data, lines=annotated(data["source"], data["inline"])))
 
     async def skill_json(request: Request) -> Response:
+        name = request.path_params["name"]
         try:
-            return JSONResponse(await preview.skill_data(request.path_params["name"], _variables(request)))
-        except SkillNotFound as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404)
+            return JSONResponse(await preview.skill_data(name, _variables(request)))
+        except SkillNotFound:
+            return JSONResponse(preview.missing_data(name), status_code=404)
 
     def usage_data() -> dict[str, Any]:
-        """The usage report of the audit logs given (`--audit`), over the current catalog."""
+        """The usage report of the audit logs given (`--audit`), over the current catalog; `pages`:
+        the names in it that have a page (a log can name skills the catalog no longer has)."""
         from skillgate.observe.usage import read_events, usage
 
         logs = [p for p in audit or [] if p.is_file()]
         report = usage(read_events(logs), list(preview.gateway.catalog.skills)) if logs else None
-        return {"logs": [str(p) for p in logs], "report": report.as_dict() if report else None}
+        named = set(report.skills) if report else set()
+        return {
+            "logs": [str(p) for p in logs],
+            "report": report.as_dict() if report else None,
+            "pages": sorted(named & preview.pages()),
+        }
 
     async def usage_page(request: Request) -> Response:
         data = await anyio.to_thread.run_sync(usage_data)
@@ -215,6 +304,9 @@ def build_preview(
 
     async def usage_json(request: Request) -> Response:
         return JSONResponse(await anyio.to_thread.run_sync(usage_data))
+
+    async def favicon(request: Request) -> Response:  # for the JSON twins opened in a browser
+        return Response(FAVICON, media_type="image/svg+xml")
 
     async def events(request: Request) -> Response:
         return StreamingResponse(
@@ -240,6 +332,7 @@ def build_preview(
             Route("/events", events),
             Route("/usage", usage_page),
             Route("/usage.json", usage_json),
+            Route("/favicon.ico", favicon),
         ],
         lifespan=lifespan,
     )
@@ -248,9 +341,9 @@ def build_preview(
     return app
 
 
-def _source(skill: Skill) -> str:
+def _source(skill_md: Path) -> str:
     """SKILL.md as written (it may have changed or gone since the catalog was loaded)."""
     try:
-        return read_text(skill.skill_md, SKILL_MD_BYTES)
+        return read_text(skill_md, SKILL_MD_BYTES)
     except Unreadable as exc:
         return f"(SKILL.md cannot be read: {exc})"

@@ -5,7 +5,7 @@ imports what it uses, so `skillgate --help` or `skillgate list` never loads the 
 HTTP stack, numpy or the tokenizer.
 """
 
-from skillgate.cli import authoring, locking, serving, using  # noqa: F401  (each registers its commands)
+from skillgate.cli import authoring, locking, reviewing, serving, using  # noqa: F401  (each registers its commands)
 from skillgate.cli.app import main
 
 __all__ = ["main"]
