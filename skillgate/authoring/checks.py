@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 
@@ -25,6 +26,7 @@ from skillgate.skills.catalog import Catalog
 
 MAX_BODY_TOKENS = 5000
 MAX_BODY_LINES = 500
+RENDERS_AT_ONCE = 2  # as many as the render workers run
 
 
 def size_diagnostics(skill: Skill, catalog: Catalog) -> list[Diagnostic]:
@@ -55,21 +57,30 @@ def needs_rendering(skill: Skill) -> bool:
 async def render_diagnostics(skill: Skill, catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
     """SG305 when the skill fails to render with its defaults, as `load_skill` with no variables
     would (its tools are the ones its lock pins; no upstream is started)."""
-    if not needs_rendering(skill):
-        return []
     try:
         await renderer.render(skill.name, **skill.render_job(skill.pinned_tools()))
     except RenderError as exc:
-        return [
-            Diagnostic.at(
-                catalog.show(skill.skill_md),
-                "SG305",
-                f"load_skill fails with the defaults: {exc.people}",
-                exc.line or skill.body_line,
-                exc.col or 1,
-            )
-        ]
+        return [_render_failed(skill, catalog, exc)]
     return []
+
+
+def render_diagnostics_blocking(skill: Skill, catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
+    """`render_diagnostics` for the command line, which has no event loop to start for it."""
+    try:
+        renderer.render_blocking(skill.name, **skill.render_job(skill.pinned_tools()))
+    except RenderError as exc:
+        return [_render_failed(skill, catalog, exc)]
+    return []
+
+
+def _render_failed(skill: Skill, catalog: Catalog, exc: RenderError) -> Diagnostic:
+    return Diagnostic.at(
+        catalog.show(skill.skill_md),
+        "SG305",
+        f"load_skill fails with the defaults: {exc.people}",
+        exc.line or skill.body_line,
+        exc.col or 1,
+    )
 
 
 def command_diagnostics(skill: Skill, catalog: Catalog) -> list[Diagnostic]:
@@ -142,3 +153,11 @@ async def check_catalog(catalog: Catalog, renderer: RenderWorkers) -> list[Diagn
             if needs_rendering(skill):
                 tg.start_soon(render, skill)
     return sorted(authoring_diagnostics(catalog) + [d for r in rendered for d in r], key=sort_key)
+
+
+def check_catalog_blocking(catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
+    """`check_catalog` without an event loop (starting one costs the command line 0.07 s)."""
+    with ThreadPoolExecutor(RENDERS_AT_ONCE) as pool:
+        skills = [skill for skill in catalog if needs_rendering(skill)]
+        rendered = pool.map(lambda skill: render_diagnostics_blocking(skill, catalog, renderer), skills)
+        return sorted(authoring_diagnostics(catalog) + [d for r in rendered for d in r], key=sort_key)

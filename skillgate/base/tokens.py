@@ -86,10 +86,12 @@ def count_tokens(text: str) -> int:
     return total
 
 
-def token_counts(instructions: str, tools: list[dict[str, Any]]) -> dict[str, int | str]:
+def token_counts(
+    instructions: str, tools: list[dict[str, Any]], count: Callable[[str], int] = count_tokens
+) -> dict[str, int | str]:
     """What a loaded skill costs: its instructions, its tool schemas (as JSON), the total."""
-    text = count_tokens(instructions)
-    schemas = count_tokens(json.dumps(tools, separators=(",", ":"))) if tools else 0
+    text = count(instructions)
+    schemas = count(json.dumps(tools, separators=(",", ":"))) if tools else 0
     return {"instructions": text, "tools": schemas, "total": text + schemas, "encoding": ENCODING}
 
 

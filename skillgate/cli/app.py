@@ -21,6 +21,7 @@ from skillgate.base.errors import SkillgateError, UsageError
 # Each command imports what it uses, so `skillgate --help` or `skillgate list` never loads the
 # MCP SDK, the HTTP stack, numpy or the tokenizer.
 if TYPE_CHECKING:
+    from skillgate.render.workers import RenderWorkers
     from skillgate.search.hybrid import Ranker
     from skillgate.settings import Settings
     from skillgate.skills.binding import DriftPolicy
@@ -83,6 +84,7 @@ def _with_gateway(
     work: Callable[[Gateway], Awaitable[T]],
     drift: DriftPolicy = "block",
     ranker: Ranker | None = None,
+    renderer: RenderWorkers | None = None,
 ) -> T:
     import anyio
 
@@ -91,7 +93,7 @@ def _with_gateway(
 
     async def run() -> T:
         async with UpstreamPool(os.environ) as pool:
-            gateway = Gateway(catalog, pool, drift, ranker)
+            gateway = Gateway(catalog, pool, drift, ranker, renderer)
             try:
                 return await work(gateway)
             finally:

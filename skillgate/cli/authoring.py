@@ -93,25 +93,20 @@ def new(
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) -> None:
     """Check the catalogs at PATHS (default: .); report every problem at once; exit 1 on errors."""
-    import anyio
-
-    from skillgate.authoring.checks import check_catalog
-    from skillgate.base.diagnostics import Severity
-    from skillgate.base.disk_cache import DiskCache
     from skillgate.render.workers import RenderWorkers
-    from skillgate.settings import Settings
-    from skillgate.skills.catalog import Catalog
 
     renderer = RenderWorkers()
-    renderer.prestart_in_background()  # a worker starts while the catalogs load
+    renderer.prestart_in_background()  # a worker starts while the rest imports and the catalogs load
     try:
+        from skillgate.authoring.checks import check_catalog_blocking
+        from skillgate.base.diagnostics import Severity
+        from skillgate.base.disk_cache import DiskCache
+        from skillgate.settings import Settings
+        from skillgate.skills.catalog import Catalog
+
         cache = DiskCache(Settings().cache_folder(os.environ), "catalog")
         catalogs = [Catalog.load(p, cache) for p in (paths or (Path("."),))]
-
-        async def check() -> list[Diagnostic]:
-            return [d for c in catalogs for d in await check_catalog(c, renderer)]
-
-        diagnostics = anyio.run(check)
+        diagnostics = [d for c in catalogs for d in check_catalog_blocking(c, renderer)]
     finally:
         renderer.close()
     errors = [d for d in diagnostics if d.severity is Severity.ERROR or strict]
@@ -136,6 +131,12 @@ def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) 
         )
     if errors:
         sys.exit(1)
+
+
+def _html(markdown: str) -> str:
+    from skillgate.render.html import markdown_to_html  # markdown-it loads only for --format html
+
+    return markdown_to_html(markdown)
 
 
 def github_annotation(d: Diagnostic) -> str:
@@ -262,8 +263,14 @@ def render(
     as_json: bool,
 ) -> None:
     """Render skill NAME with --var values and show its token cost."""
-    from skillgate.base.tokens import ENCODING, token_counts
-    from skillgate.render.html import markdown_to_html
+    from skillgate.render.workers import RenderWorkers
+
+    renderer = RenderWorkers()
+    renderer.prestart_in_background()  # a render worker starts while the rest loads
+
+    from skillgate.base.disk_cache import DiskCache
+    from skillgate.base.tokens import ENCODING, CountCache, token_counts
+    from skillgate.settings import Settings
     from skillgate.tools.models import dump
 
     directory, (name,) = _split(args, 1, "[DIR] NAME")
@@ -273,13 +280,16 @@ def render(
     async def work(gateway: Gateway) -> Any:
         return await gateway.load_skill(name, variables, section)
 
-    loaded = _with_gateway(catalog, work)
-    tokens = token_counts(loaded.instructions, [dump(t) for t in loaded.tools])
+    loaded = _with_gateway(catalog, work, renderer=renderer)
+    # counts kept on disk by text: rendering the same text again loads no tokenizer
+    counts = CountCache(DiskCache(Settings().cache_folder(os.environ), "tokens"), "render")
+    tokens = token_counts(loaded.instructions, [dump(t) for t in loaded.tools], counts.count)
+    counts.save()
+    html = _html(loaded.instructions) if output == "html" else None
     if as_json:
-        html = {"html": markdown_to_html(loaded.instructions)} if output == "html" else {}
-        _print_json({**dump(loaded), **html, "tokens": tokens})
+        _print_json({**dump(loaded), **({"html": html} if html is not None else {}), "tokens": tokens})
         return
-    text = markdown_to_html(loaded.instructions) if output == "html" else loaded.instructions
+    text = loaded.instructions if html is None else html
     click.echo(text, nl=not text.endswith("\n"))
     for warning in loaded.warnings or []:  # e.g. tools unavailable: the counts below lack them
         click.echo(f"warning: {warning}", err=True)

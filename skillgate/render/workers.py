@@ -107,21 +107,7 @@ class RenderWorkers:
         client: Mapping[str, Any],
         line_offset: int = 0,
     ) -> str:
-        request = (
-            json.dumps(
-                {
-                    "body": body,
-                    "folder": str(folder),
-                    "skill": skill,
-                    "tools": list(tools),
-                    "vars": dict(variables),
-                    "client": dict(client),
-                    "line_offset": line_offset,
-                },
-                default=str,
-            ).encode()
-            + b"\n"
-        )
+        request = _request(body, folder, skill, tools, variables, client, line_offset)
         await anyio.to_thread.run_sync(self._slots.acquire)
         try:
             for _ in range(2):  # a worker that died between renders is replaced once
@@ -130,6 +116,31 @@ class RenderWorkers:
                     break
         finally:
             self._slots.release()
+        return self._answer(name, reply, timed_out)
+
+    def render_blocking(
+        self,
+        name: str,
+        body: str,
+        folder: Path,
+        *,
+        skill: Mapping[str, Any],
+        tools: Sequence[Mapping[str, Any]],
+        variables: Mapping[str, Any],
+        client: Mapping[str, Any],
+        line_offset: int = 0,
+    ) -> str:
+        """`render` for a caller with no event loop (the command line: no loop to start for it)."""
+        request = _request(body, folder, skill, tools, variables, client, line_offset)
+        with self._slots:
+            for _ in range(2):
+                reply, timed_out = self._ask_blocking(request)
+                if reply or timed_out:
+                    break
+        return self._answer(name, reply, timed_out)
+
+    def _answer(self, name: str, reply: bytes, timed_out: bool) -> str:
+        """The rendered text from a worker's reply, or the error that says what went wrong."""
         if timed_out:
             raise RenderError(
                 f"rendering skill {name!r} took longer than {self.timeout:g} s, the limit; the template does "
@@ -145,6 +156,28 @@ class RenderWorkers:
             raise RenderError(answer["error"], answer.get("line"), answer.get("col"), answer.get("people"))
         return str(answer["text"])
 
+    def _ask_blocking(self, request: bytes) -> tuple[bytes, bool]:
+        """`_ask` without a loop: the worker is asked in a thread, killed if it passes the limit."""
+        worker = self._take()
+        replies: list[bytes] = []
+        asking = threading.Thread(target=lambda: replies.append(worker.ask(request)), daemon=True)
+        asking.start()
+        asking.join(self.timeout)
+        timed_out = asking.is_alive()
+        reply = replies[0] if replies else b""
+        self._give_back(worker, reply)
+        asking.join()  # returns at once: a killed worker's pipe is closed
+        return reply, timed_out
+
+    def _give_back(self, worker: _Worker, reply: bytes) -> None:
+        """A worker that answered goes back to the idle ones; one that timed out, died or is exiting
+        is killed."""
+        if reply.endswith(b"\n") and not reply.startswith(EXITING):
+            with self._lock:
+                self._idle.append(worker)
+        else:
+            worker.kill()
+
     async def _ask(self, request: bytes) -> tuple[bytes, bool]:
         """(reply, timed out) from one worker; a worker that timed out, died or is exiting is killed."""
         worker = await anyio.to_thread.run_sync(self._take)
@@ -153,11 +186,7 @@ class RenderWorkers:
             try:
                 reply = await anyio.to_thread.run_sync(worker.ask, request, abandon_on_cancel=True)
             finally:
-                if reply.endswith(b"\n") and not reply.startswith(EXITING):
-                    with self._lock:
-                        self._idle.append(worker)
-                else:
-                    worker.kill()
+                self._give_back(worker, reply)
         return reply, scope.cancelled_caught
 
     def prestart(self) -> None:
@@ -198,6 +227,28 @@ class RenderWorkers:
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.kill()
+
+
+def _request(
+    body: str,
+    folder: Path,
+    skill: Mapping[str, Any],
+    tools: Sequence[Mapping[str, Any]],
+    variables: Mapping[str, Any],
+    client: Mapping[str, Any],
+    line_offset: int,
+) -> bytes:
+    """One render as the JSON line a worker reads."""
+    job = {
+        "body": body,
+        "folder": str(folder),
+        "skill": skill,
+        "tools": list(tools),
+        "vars": dict(variables),
+        "client": dict(client),
+        "line_offset": line_offset,
+    }
+    return json.dumps(job, default=str).encode() + b"\n"
 
 
 def _serve(memory_mb: int) -> None:
