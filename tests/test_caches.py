@@ -165,9 +165,9 @@ async def test_section_token_counts_come_back_without_the_tokenizer_and_follow_e
 
     fresh = await sections(CountCache())
     assert await sections(CountCache(disk, "c")) == fresh  # counted, and written
-    tokens._encoding.cache_clear()
+    tokens._counter.cache_clear()
     assert await sections(CountCache(disk, "c")) == fresh  # as a restarted server reads them back
-    assert tokens._encoding.cache_info().currsize == 0  # without loading the tokenizer
+    assert tokens._counter.cache_info().currsize == 0  # without loading the tokenizer
     (skill / "SKILL.md").write_text(
         (skill / "SKILL.md").read_text().replace("beta", "beta gamma delta epsilon")
     )
