@@ -21,6 +21,7 @@ from skillgate.base.errors import SkillgateError, UsageError
 # Each command imports what it uses, so `skillgate --help` or `skillgate list` never loads the
 # MCP SDK, the HTTP stack, numpy or the tokenizer.
 if TYPE_CHECKING:
+    from skillgate.base.tokens import CountCache
     from skillgate.render.workers import RenderWorkers
     from skillgate.search.hybrid import Ranker
     from skillgate.settings import Settings
@@ -85,6 +86,7 @@ def _with_gateway(
     drift: DriftPolicy = "block",
     ranker: Ranker | None = None,
     renderer: RenderWorkers | None = None,
+    counts: CountCache | None = None,
 ) -> T:
     import anyio
 
@@ -93,7 +95,7 @@ def _with_gateway(
 
     async def run() -> T:
         async with UpstreamPool(os.environ) as pool:
-            gateway = Gateway(catalog, pool, drift, ranker, renderer)
+            gateway = Gateway(catalog, pool, drift, ranker, renderer, counts)
             try:
                 return await work(gateway)
             finally:

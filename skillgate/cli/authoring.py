@@ -280,9 +280,9 @@ def render(
     async def work(gateway: Gateway) -> Any:
         return await gateway.load_skill(name, variables, section)
 
-    loaded = _with_gateway(catalog, work, renderer=renderer)
     # counts kept on disk by text: rendering the same text again loads no tokenizer
     counts = CountCache(DiskCache(Settings().cache_folder(os.environ), "tokens"), "render")
+    loaded = _with_gateway(catalog, work, renderer=renderer, counts=counts)
     tokens = token_counts(loaded.instructions, [dump(t) for t in loaded.tools], counts.count)
     counts.save()
     html = _html(loaded.instructions) if output == "html" else None
