@@ -1,0 +1,146 @@
+"""Findability dev sets of issue 21, written before tuning: long multi-need requests in plain
+words over a catalog of real recorded servers where a few skills are far more verbose than the
+rest, locked (real tool definitions) and unlocked (package descriptions only), and requests no
+skill answers.
+
+- long: fixtures/long_requests.json, 40 requests (36 words, 2.0 needs each); a need is met by
+  any one of its skills. One skill per server of fixtures/servers and fixtures/servers-more.
+- no_answer: fixtures/no_answer_queries.json, 40 requests none of those skills answers.
+
+R@1: the first result meets a need. R@5: the share of needs met in the top 5. Complete@5: all
+needs met in the top 5.
+
+Run: python -m tests.benchmarks.search_dev [--before DIR]
+Writes tests/benchmarks/results/search_dev.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rank_bm25 import BM25Okapi
+
+from skillgate.search.embedder import BuiltinEmbedder
+from skillgate.search.hybrid import HybridIndex
+from skillgate.search.hybrid import Ranker as SkillRanker
+from skillgate.search.lexical import SearchDocument
+from tests.benchmarks.core import publish
+
+FIXTURES = Path(__file__).parent / "fixtures"
+Ranker = Callable[[str], list[str]]
+Case = tuple[str, list[set[str]]]
+
+
+LONG_EXTRA = ("notion", "playwright")  # of fixtures/servers-more: what the long requests were written over
+
+
+def servers() -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """name -> (package description, tools) of the recorded servers the long requests were written
+    over: all of fixtures/servers, and LONG_EXTRA of fixtures/servers-more."""
+    descriptions: dict[str, str] = json.loads((FIXTURES / "server_descriptions.json").read_text())
+    more = FIXTURES / "servers-more"
+    if (more / "descriptions.json").is_file():
+        descriptions |= json.loads((more / "descriptions.json").read_text())
+    found = {}
+    for folder in (FIXTURES / "servers", more):
+        for path in sorted(folder.glob("*.json")):
+            if path.name == "descriptions.json" or (folder == more and path.stem not in LONG_EXTRA):
+                continue
+            data = json.loads(path.read_text())
+            found[path.stem] = (descriptions[path.stem], data["tools"])
+    return dict(sorted(found.items()))
+
+
+def catalog(locked: bool) -> list[SearchDocument]:
+    return [
+        SearchDocument(
+            name,
+            description,
+            tools=[f"{t['name']} {t.get('description', '')}" for t in tools] if locked else [],
+        )
+        for name, (description, tools) in servers().items()
+    ]
+
+
+def long_requests() -> list[Case]:
+    data = json.loads((FIXTURES / "long_requests.json").read_text())
+    return [(c["query"], [set(need) for need in c["needs"]]) for c in data["cases"]]
+
+
+def no_answer() -> list[str]:
+    return list(json.loads((FIXTURES / "no_answer_queries.json").read_text())["queries"])
+
+
+def plain_bm25(docs: Sequence[SearchDocument]) -> Ranker:
+    def words(text: str) -> list[str]:
+        return re.findall(r"\w+", text.lower())
+
+    names = [d.name for d in docs]
+    bm25 = BM25Okapi([words(f"{d.name.replace('-', ' ')} {d.description} {' '.join(d.tools)}") for d in docs])
+
+    def rank(query: str) -> list[str]:
+        scores = bm25.get_scores(words(query))
+        order = sorted(range(len(names)), key=lambda i: (-scores[i], names[i]))
+        return [names[i] for i in order[:5] if scores[i] > 0]
+
+    return rank
+
+
+def skillgate_bm25(docs: Sequence[SearchDocument]) -> Ranker:
+    index = HybridIndex(docs, None, None)
+    return lambda query: [hit.name for hit in index.search(query, limit=5)]
+
+
+def skillgate_hybrid(docs: Sequence[SearchDocument]) -> Ranker:
+    index = SkillRanker(BuiltinEmbedder()).index(docs, Path("/benchmark"))
+    return lambda query: [hit.name for hit in index.search(query, limit=5)]
+
+
+RANKERS = {"plain_bm25": plain_bm25, "skillgate_bm25": skillgate_bm25, "skillgate": skillgate_hybrid}
+
+
+def evaluate(rank: Ranker, cases: Sequence[Case]) -> dict[str, float]:
+    r1 = r5 = c5 = 0.0
+    for query, needs in cases:
+        top = rank(query)
+        met = [bool(need & set(top[:5])) for need in needs]
+        r1 += any(top[:1] and top[0] in need for need in needs)
+        r5 += sum(met) / len(needs)
+        c5 += all(met)
+    n = len(cases)
+    return {"R@1": round(r1 / n, 3), "R@5": round(r5 / n, 3), "C@5": round(c5 / n, 3), "queries": n}
+
+
+def main() -> dict[str, Any]:
+    cases = long_requests()
+    figures: dict[str, Any] = {}
+    for variant in ("unlocked", "locked"):
+        docs = catalog(variant == "locked")
+        figures[f"long/{variant}"] = {name: evaluate(build(docs), cases) for name, build in RANKERS.items()}
+    figures["catalog"] = {
+        name: {
+            "tools": len(tools),
+            "tool_words": sum(len(str(t.get("description") or "").split()) for t in tools),
+        }
+        for name, (_, tools) in servers().items()
+    }
+    return figures
+
+
+def report(figures: dict[str, Any]) -> str:
+    lines = [f"{'set':<16} {'ranker':<15} {'R@1':>6} {'R@5':>6} {'C@5':>6} {'n':>4}"]
+    for label, rankers in figures.items():
+        if label == "catalog":
+            continue
+        for ranker, m in rankers.items():
+            scores = f"{m['R@1']:>6} {m['R@5']:>6} {m['C@5']:>6} {m['queries']:>4}"
+            lines.append(f"{label:<16} {ranker:<15} {scores}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    publish("search_dev", main(), report)
