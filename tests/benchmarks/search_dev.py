@@ -5,6 +5,8 @@ skill answers.
 
 - long: fixtures/long_requests.json, 40 requests (36 words, 2.0 needs each); a need is met by
   any one of its skills. One skill per server of fixtures/servers and fixtures/servers-more.
+- wide: fixtures/wide_requests.json, 40 requests (1 to 2 needs) over every recorded server (39,
+  several with thousands of words of tool text): the small servers' needs among verbose ones.
 - no_answer: fixtures/no_answer_queries.json, 40 requests none of those skills answers.
 
 R@1: the first result meets a need. R@5: the share of needs met in the top 5. Complete@5: all
@@ -38,9 +40,10 @@ Case = tuple[str, list[set[str]]]
 LONG_EXTRA = ("notion", "playwright")  # of fixtures/servers-more: what the long requests were written over
 
 
-def servers() -> dict[str, tuple[str, list[dict[str, Any]]]]:
+def servers(wide: bool = False) -> dict[str, tuple[str, list[dict[str, Any]]]]:
     """name -> (package description, tools) of the recorded servers the long requests were written
-    over: all of fixtures/servers, and LONG_EXTRA of fixtures/servers-more."""
+    over (all of fixtures/servers, and LONG_EXTRA of fixtures/servers-more), or with `wide` every
+    recorded server (the wide requests')."""
     descriptions: dict[str, str] = json.loads((FIXTURES / "server_descriptions.json").read_text())
     more = FIXTURES / "servers-more"
     if (more / "descriptions.json").is_file():
@@ -48,26 +51,27 @@ def servers() -> dict[str, tuple[str, list[dict[str, Any]]]]:
     found = {}
     for folder in (FIXTURES / "servers", more):
         for path in sorted(folder.glob("*.json")):
-            if path.name == "descriptions.json" or (folder == more and path.stem not in LONG_EXTRA):
+            extra = folder == more and not wide and path.stem not in LONG_EXTRA
+            if path.name == "descriptions.json" or extra:
                 continue
             data = json.loads(path.read_text())
             found[path.stem] = (descriptions[path.stem], data["tools"])
     return dict(sorted(found.items()))
 
 
-def catalog(locked: bool) -> list[SearchDocument]:
+def catalog(locked: bool, wide: bool = False) -> list[SearchDocument]:
     return [
         SearchDocument(
             name,
             description,
             tools=[f"{t['name']} {t.get('description', '')}" for t in tools] if locked else [],
         )
-        for name, (description, tools) in servers().items()
+        for name, (description, tools) in servers(wide).items()
     ]
 
 
-def long_requests() -> list[Case]:
-    data = json.loads((FIXTURES / "long_requests.json").read_text())
+def long_requests(file: str = "long_requests.json") -> list[Case]:
+    data = json.loads((FIXTURES / file).read_text())
     return [(c["query"], [set(need) for need in c["needs"]]) for c in data["cases"]]
 
 
@@ -116,17 +120,20 @@ def evaluate(rank: Ranker, cases: Sequence[Case]) -> dict[str, float]:
 
 
 def main() -> dict[str, Any]:
-    cases = long_requests()
     figures: dict[str, Any] = {}
-    for variant in ("unlocked", "locked"):
-        docs = catalog(variant == "locked")
-        figures[f"long/{variant}"] = {name: evaluate(build(docs), cases) for name, build in RANKERS.items()}
+    for label, file, wide in [("long", "long_requests.json", False), ("wide", "wide_requests.json", True)]:
+        cases = long_requests(file)
+        for variant in ("unlocked", "locked"):
+            docs = catalog(variant == "locked", wide)
+            figures[f"{label}/{variant}"] = {
+                name: evaluate(build(docs), cases) for name, build in RANKERS.items()
+            }
     figures["catalog"] = {
         name: {
             "tools": len(tools),
             "tool_words": sum(len(str(t.get("description") or "").split()) for t in tools),
         }
-        for name, (_, tools) in servers().items()
+        for name, (_, tools) in servers(wide=True).items()
     }
     return figures
 
