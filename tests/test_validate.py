@@ -336,3 +336,63 @@ def test_a_server_that_exits_at_start_says_why_without_verbose(tmp_path: Path) -
     assert "upstream git failed: Connection closed; its stderr said: " in done.stderr
     assert "no-such-repo does not exist" in done.stderr
     assert "warning: its tools are unavailable now: server 'git' could not be started" in done.stderr
+
+
+# -- found by review -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"command": "mcp-server-time", "cwd": "${SKILLGATE_TEST_UNSET_CWD}"},
+        {"command": "mcp-server-time", "cwd": "a\u0000b"},
+        {"command": "a/" + "x" * 5000},
+    ],
+    ids=["cwd-from-serving-env", "nul-in-cwd", "name-too-long"],
+)
+def test_odd_bindings_never_stop_validate(tmp_path: Path, entry: dict[str, str]) -> None:
+    write_skill(tmp_path, "odd", servers={"s": entry})
+    write_skill(tmp_path, "other", body="# O\n\n{{ hme }}\n")
+    code, _, err = run("validate", str(tmp_path))
+    assert code == 1 and "other/SKILL.md:7:4: SG305" in err  # the neighbour is still checked
+    assert "Traceback" not in err
+
+
+def test_a_template_reading_tools_of_an_unlocked_server_is_a_warning_not_a_verdict(tmp_path: Path) -> None:
+    write_skill(
+        tmp_path, "first", servers={"time": time_server()}, body="# F\n\nFirst: {{ tools[0].name }}\n"
+    )
+    code, _, err = run("validate", str(tmp_path))
+    assert code == 0, err  # the load with the live tools works: validate must not fail it
+    assert "SG305 warning: rendered without its tools, it fails" in err and "run `skillgate lock`" in err
+    code, out, _ = run("render", str(tmp_path), "first")
+    assert code == 0 and "First: convert_time" in out
+
+
+def test_a_lone_surrogate_in_the_output_fails_validate_and_render_cleanly(tmp_path: Path) -> None:
+    write_skill(tmp_path, "surrogate", body='# S\n\nA {{ "\\ud800" }} B\n')
+    code, _, err = run("validate", str(tmp_path))
+    assert code == 1 and "lone surrogate" in err
+    code, _, err = run("render", str(tmp_path), "surrogate")
+    assert code == 1 and "lone surrogate" in err
+
+
+def test_a_syntax_error_in_an_included_file_names_that_file(tmp_path: Path) -> None:
+    skill = write_skill(tmp_path, "inc", body='# I\n\n{% include "references/part.md" %}\n')
+    (skill / "references").mkdir()
+    (skill / "references" / "part.md").write_text("one\ntwo\n{{ 1 | nope }}\n")
+    code, _, err = run("validate", str(tmp_path))
+    assert code == 1 and "inc/SKILL.md:7:" in err and "references/part.md:3: unknown filter 'nope'" in err
+
+
+def test_a_guard_covers_only_what_jinja_lets_it_cover(tmp_path: Path) -> None:
+    body = '# G\n\n{% if "nope" is filter %}{% for x in [1] %}{{ x | nope }}{% endfor %}{% endif %}ok\n'
+    write_skill(tmp_path, "guard", body=body)
+    assert "guard" not in Catalog.load(tmp_path).skills  # every load would fail to compile: not served
+    assert run("validate", str(tmp_path))[0] == 1
+
+
+def test_the_column_is_the_leftmost_unknown_word_on_its_line(tmp_path: Path) -> None:
+    write_skill(tmp_path, "cols", body='# C\n\x0c\n{{ "a" | zzz }} {{ "b" | aaa }}\n')
+    _, _, err = run("validate", str(tmp_path))
+    assert "cols/SKILL.md:7:10: SG301 unknown filter 'zzz'" in err

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 
 from skillgate.base.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.base.errors import EnvVarMissing, RenderError
+from skillgate.base.limits import PATH_CHARS
 from skillgate.base.tokens import count_tokens
 from skillgate.render.workers import RenderWorkers
 from skillgate.skills.binding import ServerBinding, command_path, expand, find_command
@@ -39,13 +41,13 @@ def size_diagnostics(skill: Skill, catalog: Catalog) -> list[Diagnostic]:
         return []
     return [
         Diagnostic.at(
-            catalog.show(skill.skill_md),
+            skill.skill_md,
             "SG501",
             f"the body is {tokens} tokens and {lines} lines; keep it under {MAX_BODY_TOKENS} tokens and "
             f"{MAX_BODY_LINES} lines, and move detail into files under references/ to load on need",
             skill.body_line,
             severity=Severity.WARNING,
-        )
+        ).shown(catalog.show(skill.skill_md))
     ]
 
 
@@ -74,13 +76,50 @@ def render_diagnostics_blocking(skill: Skill, catalog: Catalog, renderer: Render
 
 
 def _render_failed(skill: Skill, catalog: Catalog, exc: RenderError) -> Diagnostic:
+    unknown = _servers_without_lock(skill) if _reads_tools(skill) else []
+    if unknown:  # its tools come from servers validate does not start: the failure may be theirs
+        return Diagnostic.at(
+            skill.skill_md,
+            "SG305",
+            f"rendered without its tools, it fails: {exc.people}; servers {', '.join(unknown)} have no "
+            "lock, so validate cannot know the tools the template reads: run `skillgate lock`",
+            exc.line or skill.body_line,
+            exc.col or 1,
+            severity=Severity.WARNING,
+        ).shown(catalog.show(skill.skill_md))
     return Diagnostic.at(
-        catalog.show(skill.skill_md),
+        skill.skill_md,
         "SG305",
         f"load_skill fails with the defaults: {exc.people}",
         exc.line or skill.body_line,
         exc.col or 1,
-    )
+    ).shown(catalog.show(skill.skill_md))
+
+
+def _reads_tools(skill: Skill) -> bool:
+    return re.search(r"\btools\b", skill.body) is not None
+
+
+def _servers_without_lock(skill: Skill) -> list[str]:
+    locked = skill.lock.servers if skill.lock is not None else {}
+    return sorted(b.name for b in skill.bindings if b.name not in locked)
+
+
+def unchecked_tools(skill: Skill, catalog: Catalog) -> list[Diagnostic]:
+    """A warning when the template reads `tools` that validate cannot know (no lock)."""
+    unknown = _servers_without_lock(skill) if needs_rendering(skill) and _reads_tools(skill) else []
+    if not unknown:
+        return []
+    return [
+        Diagnostic.at(
+            skill.skill_md,
+            "SG305",
+            f"the template reads `tools`, and servers {', '.join(unknown)} have no lock: validate renders it "
+            "without them, so it cannot tell whether a load with the real tools works; run `skillgate lock`",
+            skill.body_line,
+            severity=Severity.WARNING,
+        ).shown(catalog.show(skill.skill_md))
+    ]
 
 
 def command_diagnostics(skill: Skill, catalog: Catalog) -> list[Diagnostic]:
@@ -89,7 +128,8 @@ def command_diagnostics(skill: Skill, catalog: Catalog) -> list[Diagnostic]:
     for binding in skill.bindings:
         problem = command_problem(binding)
         if problem is not None:
-            found.append(Diagnostic.at(catalog.show(skill.dir / "mcp.json"), "SG205", problem))
+            mcp_json = skill.dir / "mcp.json"
+            found.append(Diagnostic.at(mcp_json, "SG205", problem).shown(catalog.show(mcp_json)))
     return found
 
 
@@ -101,16 +141,21 @@ def command_problem(binding: ServerBinding) -> str | None:
         command = expand(binding.entry.command, os.environ, binding.name)
     except EnvVarMissing:
         return None  # its value comes from the serving environment, not this one
-    server = f"server {binding.name!r}: command {command!r}"
-    if os.sep in command:
-        path = binding.resolved_cwd() / command
-        if not path.is_file():
-            return f"{server} does not exist (relative paths start from the server's cwd); fix the path"
-        if not os.access(path, os.X_OK):
-            return f"{server} is not executable; run `chmod +x {path}`"
-        return None
-    if find_command(command) != command:
-        return None
+    server = f"server {binding.name!r}: command {command[:PATH_CHARS]!r}"
+    try:
+        if os.sep in command:
+            path = binding.resolved_cwd() / command
+            if not path.is_file():
+                return f"{server} does not exist (relative paths start from the server's cwd); fix the path"
+            if not os.access(path, os.X_OK):
+                return f"{server} is not executable; run `chmod +x {path}`"
+            return None
+        if find_command(command) != command:
+            return None
+    except EnvVarMissing:
+        return None  # its cwd comes from the serving environment
+    except (OSError, ValueError) as exc:  # a NUL, a name too long: no such file can exist
+        return f"{server} cannot name a file here ({type(exc).__name__}); fix the command or cwd"
     close = difflib.get_close_matches(command, sorted(_commands()), n=1, cutoff=0.8)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return (
@@ -137,6 +182,7 @@ def authoring_diagnostics(catalog: Catalog) -> list[Diagnostic]:
     found = [d.strict() for d in catalog.diagnostics]
     for skill in catalog:
         found += size_diagnostics(skill, catalog) + command_diagnostics(skill, catalog)
+        found += unchecked_tools(skill, catalog)
     return sorted(found, key=sort_key)
 
 

@@ -1,4 +1,4 @@
-"""Rendering a skill's body: a Jinja2 template in a sandbox.
+"""Rendering a skill's body: a Jinja2 template in the sandbox (`sandbox.py`).
 
 The context holds `skill` (frontmatter), `tools` (allowed tools with schemas),
 `vars` (caller-supplied variables) and `client` (name/version of the MCP client).
@@ -13,27 +13,17 @@ memory limit.
 from __future__ import annotations
 
 import functools
-import math
-import posixpath
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from skillgate.base.errors import RenderError
-from skillgate.base.layout import servable
-from skillgate.base.limits import (
-    INCLUDE_BYTES,
-    PATH_CHARS,
-    RENDER_INT_DIGITS,
-    RENDER_OUTPUT_CHARS,
-    RENDER_SEQUENCE_ITEMS,
-)
-from skillgate.base.reading import Unreadable, read_text
+from skillgate.base.limits import RENDER_OUTPUT_CHARS
 from skillgate.render.nesting import too_nested
 from skillgate.render.problems import (
     Problem,
@@ -43,126 +33,7 @@ from skillgate.render.problems import (
     unknown_filter_or_test,
     variable_missing,
 )
-
-LIPSUM_MAX = 20
-
-
-class _SkillFolderLoader(jinja2.BaseLoader):
-    """Loads included templates from the skill's servable files only (no `..`, no links out,
-    no configuration such as mcp.json or .env, not SKILL.md itself)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder.resolve()
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        name = posixpath.normpath(template[:PATH_CHARS])
-        if name == ".." or name.startswith(("../", "/")):
-            raise jinja2.TemplateNotFound(
-                f"{name} (includes must name a file inside the skill folder, relative to it)"
-            )
-        if not servable(name):
-            raise jinja2.TemplateNotFound(
-                f"{name} (configuration, hidden files and SKILL.md itself cannot be included)"
-            )
-        try:
-            target = (self.folder / name).resolve(strict=True)
-            inside = target.is_relative_to(self.folder)
-            if not inside or not servable(target.relative_to(self.folder).as_posix()):
-                raise Unreadable("it is outside the skill's servable files")
-            text = read_text(target, INCLUDE_BYTES)
-        except (OSError, ValueError, RuntimeError, Unreadable):
-            raise jinja2.TemplateNotFound(
-                f"{name} (includes must name a file inside the skill folder, relative to it)"
-            ) from None
-        return text, str(target), lambda: False
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with `*` and `**` refusing results too large to build."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
-        if _too_large(operator, left, right):
-            raise SecurityError(
-                f"{operator!r} would build a number over {RENDER_INT_DIGITS} digits or a string or list "
-                f"over {RENDER_SEQUENCE_ITEMS:,} items"
-            )
-        return super().call_binop(context, operator, left, right)
-
-
-def _too_large(operator: str, left: Any, right: Any) -> bool:
-    """Whether `left operator right` would build a huge number, string or list (checked before)."""
-    ints = isinstance(left, int) and isinstance(right, int)
-    if operator == "**":
-        return ints and abs(left) > 1 and right > 0 and _digits(left) * right > RENDER_INT_DIGITS
-    if ints:
-        return _digits(left) + _digits(right) > RENDER_INT_DIGITS
-    sized, times = (left, right) if isinstance(right, int) else (right, left)
-    return (
-        isinstance(sized, str | list | tuple)
-        and isinstance(times, int)
-        and len(sized) * times > RENDER_SEQUENCE_ITEMS
-    )
-
-
-def _digits(n: int) -> int:
-    return max(1, math.ceil(abs(n).bit_length() * math.log10(2)))
-
-
-def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
-    """Jinja's `lipsum`, capped (its own signature, so `min`/`max` shadow the builtins here)."""
-    from jinja2.utils import generate_lorem_ipsum
-
-    def cap(value: int, limit: int) -> int:
-        return value if value < limit else limit
-
-    return str(generate_lorem_ipsum(n=cap(n, LIPSUM_MAX), html=html, min=cap(min, 100), max=cap(max, 100)))
-
-
-class _Vars(dict[str, Any]):
-    """The caller's variables: a dict the undefined-name errors can tell apart from others."""
-
-
-class VariableMissing(jinja2.UndefinedError):
-    """`vars.NAME` was used with no value and no default; the message is NAME."""
-
-
-class NameMissing(jinja2.UndefinedError):
-    """A bare name the context does not hold; the message is the name."""
-
-
-class _Undefined(jinja2.StrictUndefined):
-    """StrictUndefined that says which kind of name is missing. `_undefined_obj` and
-    `_undefined_name` are the attributes Jinja documents for Undefined subclasses."""
-
-    def __init__(
-        self,
-        hint: str | None = None,
-        obj: Any = jinja2.utils.missing,
-        name: str | None = None,
-        exc: type[jinja2.TemplateRuntimeError] = jinja2.UndefinedError,
-    ) -> None:
-        if hint is None and exc is jinja2.UndefinedError and isinstance(name, str):
-            if isinstance(obj, _Vars):
-                exc, hint = VariableMissing, name
-            elif obj is jinja2.utils.missing:
-                exc, hint = NameMissing, name
-        super().__init__(hint, obj, name, exc)
-
-
-def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
-    env = _Sandbox(
-        loader=_SkillFolderLoader(folder),
-        undefined=_Undefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        cache_size=0,
-    )
-    env.globals["lipsum"] = _lipsum
-    return env
+from skillgate.render.sandbox import NameMissing, VariableMissing, Vars, environment
 
 
 @dataclass(frozen=True)
@@ -180,13 +51,13 @@ def check_template(body: str, folder: Path) -> TemplateCheck:
     if "{{" not in body and "{%" not in body and "{#" not in body:
         return TemplateCheck(None, [])  # plain Markdown: nothing for Jinja to parse
 
-    env = _environment(folder)
+    env = environment(folder)
     try:
         nesting = too_nested(env, body)
         if nesting is not None:
             return TemplateCheck((nesting[0], 1, nesting[1]), [])
         tree = env.parse(body)
-        unknown = _unknown_filter_or_test(env, tree)
+        unknown = _unknown_filter_or_test(env, tree, body)
         if unknown is not None:
             problem, lineno = unknown
             return TemplateCheck((lineno, _column_in(body, lineno, problem), problem.people), [])
@@ -205,7 +76,7 @@ def check_template(body: str, folder: Path) -> TemplateCheck:
 
 
 def _unknown_filter_or_test(
-    env: jinja2.Environment, tree: jinja2.nodes.Template
+    env: jinja2.Environment, tree: jinja2.nodes.Template, body: str
 ) -> tuple[Problem, int] | None:
     """The first filter or test the sandbox lacks, in any branch (Jinja itself finds those
     outside `if` only when compiling, and those inside only when run). A name the template
@@ -218,14 +89,21 @@ def _unknown_filter_or_test(
         if test.name in ("filter", "test") and isinstance(test.node, nodes.Const)
     }
     found = []
+    lines = lines_of(body)
     for node in tree.find_all((nodes.Filter, nodes.Test)):
         kind, known = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
-        if node.name not in known and node.name not in guarded:
-            found.append((node.lineno, kind, node.name))
+        if node.name in known:
+            continue
+        if node.name in guarded:  # only Jinja knows whether the guard covers this use: let it compile
+            env.compile(tree, raw=True)
+            continue
+        problem = unknown_filter_or_test(kind, node.name, known_names(env, kind))
+        line = lines[node.lineno - 1] if 1 <= node.lineno <= len(lines) else ""
+        found.append((node.lineno, column(line, problem.needle), problem))
     if not found:
         return None
-    lineno, kind, name = min(found)
-    return unknown_filter_or_test(kind, name, known_names(env, kind)), lineno
+    lineno, _, problem = min(found, key=lambda f: (f[0], f[1]))
+    return problem, lineno
 
 
 def known_names(env: jinja2.Environment, kind: str) -> list[str]:
@@ -241,8 +119,13 @@ def _syntax_problem(env: jinja2.Environment, exc: jinja2.TemplateSyntaxError) ->
     return unknown_filter_or_test(kind, name, known_names(env, kind))
 
 
+def lines_of(body: str) -> list[str]:
+    """The body's lines as Jinja counts them (only \\n, \\r\\n and \\r end a line)."""
+    return re.split(r"\r\n|\r|\n", body)
+
+
 def _column_in(body: str, lineno: int | None, problem: Problem) -> int:
-    lines = body.splitlines()
+    lines = lines_of(body)
     if lineno is None or not 1 <= lineno <= len(lines):
         return 1
     return column(lines[lineno - 1], problem.needle)
@@ -251,7 +134,7 @@ def _column_in(body: str, lineno: int | None, problem: Problem) -> int:
 @functools.lru_cache(maxsize=256)
 def _compiled(body: str, folder: str) -> jinja2.Template:
     """The compiled template, by its own text (so never stale); included files are read each render."""
-    return _environment(Path(folder)).from_string(body)
+    return environment(Path(folder)).from_string(body)
 
 
 def render_template(
@@ -266,7 +149,7 @@ def render_template(
     max_chars: int = RENDER_OUTPUT_CHARS,
 ) -> str:
     """Render `body`; errors carry the line in SKILL.md (`line_offset` + body line)."""
-    context = {"skill": dict(skill), "tools": list(tools), "vars": _Vars(variables), "client": dict(client)}
+    context = {"skill": dict(skill), "tools": list(tools), "vars": Vars(variables), "client": dict(client)}
     lineno: int | None
     try:
         template = _compiled(body, str(folder))
@@ -280,11 +163,24 @@ def render_template(
                     "shorten the template or split it into files under references/"
                 )
             pieces.append(piece)
-        return "".join(pieces)
+        text = "".join(pieces)
+        if not carriable(text):
+            raise RenderError(
+                "the rendered text holds a lone surrogate (an escape between \\ud800 and \\udfff), which "
+                "is not Unicode text and no client can receive; remove it from the template or the variables"
+            )
+        return text
     except RenderError:
         raise
     except jinja2.TemplateSyntaxError as exc:
-        problem, lineno = _syntax_problem(_environment(folder), exc), exc.lineno
+        problem, lineno = _syntax_problem(environment(folder), exc), exc.lineno
+        included = _included_name(exc, folder)
+        if included is not None:  # the error is in a file the body includes: name it, point at the include
+            problem = Problem(
+                f"{included}, line {exc.lineno}: {problem.model}",
+                f"{included}:{exc.lineno}: {problem.people}",
+            )
+            lineno = _body_line(exc)
     except (
         RecursionError,
         jinja2.TemplateError,
@@ -298,6 +194,25 @@ def render_template(
     raise RenderError(problem.model, line, _column_in(body, lineno, problem), problem.people)
 
 
+def _included_name(exc: jinja2.TemplateSyntaxError, folder: Path) -> str | None:
+    """The skill-relative name of the included file a syntax error is in, if it is not the body."""
+    if not exc.filename or exc.filename == "<template>":
+        return None
+    try:
+        return Path(exc.filename).relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return exc.name or "an included file"
+
+
+def carriable(text: str) -> bool:
+    """Whether UTF-8 can carry `text` (a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _runtime_problem(exc: BaseException, body: str, folder: Path) -> Problem:
     """A failure while rendering, in skillgate's words."""
     if isinstance(exc, VariableMissing):
@@ -305,15 +220,16 @@ def _runtime_problem(exc: BaseException, body: str, folder: Path) -> Problem:
     if isinstance(exc, NameMissing):
         return name_missing(exc.message or "", _names_set(body, folder))
     if isinstance(exc, SecurityError):
+        what = str(exc).replace("'_Vars' object", "vars")
         return Problem.same(
-            f"the template tried something the sandbox forbids ({exc}); skills may only read "
+            f"the template tried something the sandbox forbids ({what}); skills may only read "
             "skill, tools, vars and client"
         )
     if isinstance(exc, jinja2.UndefinedError):
-        return Problem.same(
-            f"{exc.message}; check the name, or give a default in the template: "
-            '{{ vars.name | default("...") }}'
-        )
+        what = (exc.message or "").replace("'dict object'", "the mapping").replace("list object", "the list")
+        return Problem.same(f"{what}; check the name (`| default(...)` gives a missing value a default)")
+    if isinstance(exc, OverflowError) and "Range too big" in str(exc):
+        return Problem.same("range() in a skill template is limited to 100,000 items; loop over fewer")
     if isinstance(exc, jinja2.TemplateNotFound):
         return Problem.same(f"include not found: {exc.message}")
     if isinstance(exc, RecursionError):
@@ -323,7 +239,7 @@ def _runtime_problem(exc: BaseException, body: str, folder: Path) -> Problem:
         )
     unknown = parse_unknown(str(exc)) if isinstance(exc, jinja2.TemplateRuntimeError) else None
     if unknown is not None:
-        env = _environment(folder)
+        env = environment(folder)
         return unknown_filter_or_test(
             unknown[0], unknown[1], env.filters if unknown[0] == "filter" else env.tests
         )
@@ -335,11 +251,11 @@ def _names_set(body: str, folder: Path) -> list[str]:
     from jinja2 import nodes
 
     try:
-        tree = _environment(folder).parse(body)
+        tree = environment(folder).parse(body)
     except jinja2.TemplateSyntaxError:
         return []
     names = [n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")]
-    return sorted({*names, *(m.name for m in tree.find_all(nodes.Macro)), *_environment(folder).globals})
+    return sorted({*names, *(m.name for m in tree.find_all(nodes.Macro)), *environment(folder).globals})
 
 
 def _body_line(exc: BaseException) -> int | None:
@@ -361,7 +277,7 @@ def template_variables(body: str, folder: Path) -> dict[str, str | None]:
     from jinja2 import nodes
 
     try:
-        tree = _environment(folder).parse(body)
+        tree = environment(folder).parse(body)
     except jinja2.TemplateSyntaxError:
         return {}
     found: dict[str, str | None] = {}
