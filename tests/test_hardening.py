@@ -239,6 +239,16 @@ async def test_other_clients_are_answered_while_a_hostile_template_renders(tmp_p
         assert "2" in text_of(fine)
 
 
+async def test_a_render_of_many_headings_is_sectioned_in_linear_time_off_the_loop(tmp_path: Path) -> None:
+    # found by review: 49,000 headings took 95 s of the event loop (quadratic section ends)
+    write_skill(tmp_path, "many", body="{% for i in range(49000) %}# x\n{% endfor %}\n")
+    async with gateway_client(tmp_path) as (client, _):
+        with anyio.fail_after(60):  # about 3 s on a quiet machine
+            result = await client.call_tool("load_skill", {"name": "many"})
+        assert not result.is_error
+        assert len(result.structured_content["sections"]) == 49000  # type: ignore[index]
+
+
 # -- odd files while serving ------------------------------------------------------
 
 

@@ -34,12 +34,13 @@ def find_sections(text: str) -> list[MarkdownSection]:
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.map is not None:
             found.append((tokens[i + 1].content.strip(), int(token.tag[1:]), token.map[0]))
-    total = len(text.splitlines())
-    sections = []
-    for i, (heading, level, start) in enumerate(found):
-        end = next((s for _, lv, s in found[i + 1 :] if lv <= level), total)
-        sections.append(MarkdownSection(heading, level, start, end))
-    return sections
+    ends = [len(text.splitlines())] * len(found)
+    open_: list[int] = []  # sections still open, their levels rising: one pass, linear
+    for i, (_, level, start) in enumerate(found):
+        while open_ and found[open_[-1]][1] >= level:
+            ends[open_.pop()] = start
+        open_.append(i)
+    return [MarkdownSection(h, level, start, end) for (h, level, start), end in zip(found, ends, strict=True)]
 
 
 def extract_section(text: str, heading: str) -> str | None:
@@ -62,8 +63,9 @@ class Chunk:
 
 def chunks(text: str) -> list[Chunk]:
     lines = text.splitlines(keepends=True)
-    starts = [s.start for s in find_sections(text)]
-    headings = {s.start: s.heading for s in find_sections(text)}
+    sections = find_sections(text)
+    starts = [s.start for s in sections]
+    headings = {s.start: s.heading for s in sections}
     bounds = [0, *starts, len(lines)]
     out = []
     for begin, end in itertools.pairwise(bounds):
@@ -72,8 +74,10 @@ def chunks(text: str) -> list[Chunk]:
     return out
 
 
-def section_text(text: str, section: MarkdownSection) -> str:
-    return "".join(text.splitlines(keepends=True)[section.start : section.end])
+def section_texts(text: str, sections: list[MarkdownSection]) -> list[str]:
+    """Each section's text (the text is split into lines once, not once per section)."""
+    lines = text.splitlines(keepends=True)
+    return ["".join(lines[section.start : section.end]) for section in sections]
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")

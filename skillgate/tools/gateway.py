@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from skillgate.base.cursor import decode_cursor, encode_cursor
 from skillgate.base.errors import (
     RenderError,
@@ -27,7 +29,7 @@ from skillgate.base.layout import mime_of, text_of
 from skillgate.base.lru import LRU
 from skillgate.base.tokens import CountCache
 from skillgate.base.wording import suggest
-from skillgate.render.sections import chunks, extract_section, find_sections, section_text, tidy
+from skillgate.render.sections import chunks, extract_section, find_sections, section_texts, tidy
 from skillgate.render.workers import RenderWorkers
 from skillgate.search.hybrid import HybridIndex, Ranker
 from skillgate.skills.binding import DriftPolicy
@@ -250,14 +252,19 @@ class Gateway:
         if cached is not None and cached[0] is skill:
             return cached[1]
         text = await self.render(skill, variables, client, tools)
-        sections = [
-            Section(heading=s.heading, level=s.level, tokens=self.counts.count(section_text(text, s)))
-            for s in find_sections(text)
-        ]
+        # off the event loop: a render may hold tens of thousands of headings to parse and count
+        sections = await anyio.to_thread.run_sync(self._sections, text)
         self.counts.save()
         rendered = Rendered(text, sections)
         self._render_cache.put(key, (skill, rendered))
         return rendered
+
+    def _sections(self, text: str) -> list[Section]:
+        found = find_sections(text)
+        return [
+            Section(heading=s.heading, level=s.level, tokens=self.counts.count(part))
+            for s, part in zip(found, section_texts(text, found), strict=True)
+        ]
 
     def variables_of(self, skill: Skill) -> dict[str, str | None]:
         """The template variables `skill` reads and their written defaults."""
