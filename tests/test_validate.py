@@ -396,3 +396,25 @@ def test_the_column_is_the_leftmost_unknown_word_on_its_line(tmp_path: Path) -> 
     write_skill(tmp_path, "cols", body='# C\n\x0c\n{{ "a" | zzz }} {{ "b" | aaa }}\n')
     _, _, err = run("validate", str(tmp_path))
     assert "cols/SKILL.md:7:10: SG301 unknown filter 'zzz'" in err
+
+
+def test_validate_renders_under_the_settings_render_limits(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    write_skill(
+        catalog,
+        "busy",
+        body="# B\n\n{% for i in range(100000) %}{% for j in range(30) %}{% endfor %}{% endfor %}ok\n",
+    )
+    settings = tmp_path / "skillgate.toml"
+    settings.write_text("[render]\ntimeout = 0.05\n")
+    code, _, err = run("validate", str(catalog), "--config", str(settings))
+    assert code == 1 and "took longer than 0.05 s" in err
+
+
+def test_lock_says_when_there_is_nothing_to_lock(tmp_path: Path) -> None:
+    write_skill(tmp_path, "plain")
+    code, _, err = run("lock", str(tmp_path))
+    assert code == 0 and "no skill in" in err and "nothing to lock" in err
+    code, _, err = run("lock", str(tmp_path), "plain")
+    assert code == 2 and "plain: not bound to a server" in err
+    assert not (tmp_path / "plain" / "tools.lock.json").exists()

@@ -74,7 +74,7 @@ class Diagnostic(BaseModel):
             update={
                 "severity": Severity.WARNING,
                 "lenient": True,
-                "message": f"{self.message} (served anyway, as the hosts skills are written for load it; "
+                "message": f"{self.message} (served anyway: other hosts load such skills; "
                 "`skillgate validate` fails on it, as the reference validator does)",
             }
         )

@@ -91,20 +91,25 @@ def new(
 @format_option("path:line:col: CODE message")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool) -> None:
-    """Check the catalogs at PATHS (default: .); report every problem at once; exit 1 on errors."""
-    from skillgate.render.workers import RenderWorkers
+@CONFIG_OPTION
+def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool, config: Path | None) -> None:
+    """Check the catalogs at PATHS (default: .); report every problem at once; exit 1 on errors.
 
-    renderer = RenderWorkers()
+    Each skill is rendered with its defaults under the render limits of the settings (--config),
+    as the server renders it.
+    """
+    from skillgate.settings import load_settings
+
+    settings = load_settings(config)
+    renderer = settings.render.workers_pool()
     renderer.prestart_in_background()  # a worker starts while the rest imports and the catalogs load
     try:
         from skillgate.authoring.checks import check_catalog_blocking
         from skillgate.base.diagnostics import Severity
         from skillgate.base.disk_cache import DiskCache
-        from skillgate.settings import Settings
         from skillgate.skills.catalog import Catalog
 
-        cache = DiskCache(Settings().cache_folder(os.environ), "catalog")
+        cache = DiskCache(settings.cache_folder(os.environ), "catalog")
         catalogs = [Catalog.load(p, cache) for p in (paths or (Path("."),))]
         diagnostics = [d for c in catalogs for d in check_catalog_blocking(c, renderer)]
     finally:

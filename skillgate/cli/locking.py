@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from skillgate.base.errors import UsageError
 from skillgate.base.wording import count
 from skillgate.cli.app import _print_json, _with_gateway, main
 
@@ -46,6 +47,14 @@ def lock(args: tuple[str, ...], check: bool, as_json: bool) -> None:
     for diagnostic in catalog.diagnostics:
         click.echo(str(diagnostic), err=True)
     skills = [catalog.get(n) for n in names] if names else [s for s in catalog if s.bindings]
+    unbound = [s.name for s in skills if not s.bindings]
+    if unbound:
+        raise UsageError(
+            f"{', '.join(unbound)}: not bound to a server (no mcp.json), so there is nothing to lock"
+        )
+    if not skills:
+        click.echo(f"no skill in {directory} is bound to a server: nothing to lock", err=True)
+        return
 
     async def work(gateway: Gateway) -> tuple[dict[str, LockFile], dict[str, list[str]]]:
         locks, missing = {}, {}
@@ -90,10 +99,18 @@ def lock(args: tuple[str, ...], check: bool, as_json: bool) -> None:
 
 
 def _absent_tools(binding: ServerBinding, live: list[str]) -> list[str]:
-    """An error per tool the allowlist names that the server does not have, with its tools."""
+    """An error per tool the allowlist names that the server does not have, with its tools; a
+    warning (on stderr) per glob that matches none of them."""
+    import fnmatch
+
     from skillgate.base.wording import did_you_mean
 
     have = ", ".join(sorted(live)) or "none"
+    for pattern in sorted(set(binding.entry.allowed_tools or []) - set(binding.named_tools())):
+        if not any(fnmatch.fnmatchcase(tool, pattern) for tool in live):
+            click.echo(
+                f"warning: server {binding.name!r}: {pattern!r} matches none of its tools: {have}", err=True
+            )
     return [
         f"server {binding.name!r} has no tool {name!r}{did_you_mean(name, live)}; its tools: {have}. "
         "Fix allowedTools in mcp.json"

@@ -168,9 +168,14 @@ def check_fields(
     if compatibility is not None:
         if not isinstance(compatibility, str):
             error("compatibility", "'compatibility' must be a string")
-        elif len(compatibility) > MAX_COMPATIBILITY:
-            tolerate("compatibility", f"'compatibility' is {len(compatibility)} characters; the limit is 500")
-        fields["compatibility"] = compatibility
+        elif len(compatibility) > 4 * MAX_COMPATIBILITY:
+            error("compatibility", f"'compatibility' is {len(compatibility)} characters; the limit is 500")
+        else:
+            if len(compatibility) > MAX_COMPATIBILITY:
+                tolerate(
+                    "compatibility", f"'compatibility' is {len(compatibility)} characters; the limit is 500"
+                )
+            fields["compatibility"] = compatibility
     for key in ("license", "allowed-tools"):
         value = data.get(key)
         if isinstance(value, str):
