@@ -116,7 +116,8 @@ class Gateway:
         a cancelled call's when its cancellation has run its course: `cancelled` of those are awaited."""
         deadline = time.monotonic() + WAIT
         while True:
-            lines = self.audit.read_text().splitlines() if self.audit.exists() else []
+            text = self.audit.read_text() if self.audit.exists() else ""
+            lines = text.split("\n")[:-1]  # whole lines only: the server may be writing the next one
             fresh = [json.loads(line) for line in lines[self.audit_seen :]]
             if sum(line["outcome"] == "cancelled" for line in fresh) >= cancelled:
                 break
