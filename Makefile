@@ -75,6 +75,7 @@ bench: install-test system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.voice
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.context
 	$(BIN)/python -m tests.benchmarks.search_quality
+	$(BIN)/python -m tests.benchmarks.search_dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.authoring
 	$(BIN)/python -m tests.benchmarks.search_scale
 	$(BIN)/python -m tests.benchmarks.catalog_recall
