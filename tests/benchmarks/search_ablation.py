@@ -88,15 +88,16 @@ def sets() -> dict[str, tuple[list[SearchDocument], list[search_dev.Case]]]:
         return [(query, [{skill} for skill in gold]) for query, gold in cases]
 
     meta_docs, single, multi = search_quality.metatool()
-    found = {
+    need_docs, need_cases = search_quality.multi_need()
+    voice_docs, voice_cases = search_quality.voice()
+    return {
         "long": (search_dev.catalog(True), search_dev.long_requests()),
         "wide": (search_dev.catalog(True, wide=True), search_dev.long_requests("wide_requests.json")),
-        "multi_need": (lambda d, c: (d, needs(c)))(*search_quality.multi_need()),
-        "voice": (lambda d, c: (d, needs(c)))(*search_quality.voice()),
+        "multi_need": (need_docs, needs(need_cases)),
+        "voice": (voice_docs, needs(voice_cases)),
         "metatool_multi": (meta_docs, needs(multi)),
         "metatool_single/10": (meta_docs, needs(single[::10])),
     }
-    return found
 
 
 def main() -> dict[str, Any]:
