@@ -46,12 +46,7 @@ def renderer() -> Iterator[RenderWorkers]:
 
 
 def check(root: Path, renderer: RenderWorkers) -> list[Diagnostic]:
-    catalog = Catalog.load(root)
-
-    async def go() -> list[Diagnostic]:
-        return await check_catalog(catalog, renderer)
-
-    return anyio.run(go)
+    return check_catalog(Catalog.load(root), renderer)
 
 
 def load_with_defaults(root: Path, name: str, renderer: RenderWorkers) -> str | None:

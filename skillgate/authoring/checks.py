@@ -15,8 +15,6 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-import anyio
-
 from skillgate.base.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.base.errors import EnvVarMissing, RenderError
 from skillgate.base.limits import PATH_CHARS
@@ -56,18 +54,10 @@ def needs_rendering(skill: Skill) -> bool:
     return any(mark in skill.body for mark in ("{{", "{%", "{#"))
 
 
-async def render_diagnostics(skill: Skill, catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
+def render_diagnostics(skill: Skill, catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
     """SG305 when the skill fails to render with its defaults, as `load_skill` with no variables
-    would (its tools are the ones its lock pins; no upstream is started)."""
-    try:
-        await renderer.render(skill.name, **skill.render_job(skill.pinned_tools()))
-    except RenderError as exc:
-        return [_render_failed(skill, catalog, exc)]
-    return []
-
-
-def render_diagnostics_blocking(skill: Skill, catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
-    """`render_diagnostics` for the command line, which has no event loop to start for it."""
+    would (its tools are the ones its lock pins; no upstream is started). Blocking: the command
+    line has no event loop to start for it, and the preview runs it in a thread."""
     try:
         renderer.render_blocking(skill.name, **skill.render_job(skill.pinned_tools()))
     except RenderError as exc:
@@ -186,24 +176,10 @@ def authoring_diagnostics(catalog: Catalog) -> list[Diagnostic]:
     return sorted(found, key=sort_key)
 
 
-async def check_catalog(catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
+def check_catalog(catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
     """Everything `validate` reports for the catalog, sorted: `authoring_diagnostics` and each
-    skill rendered with its defaults (two at a time, in the render workers)."""
-    rendered: list[list[Diagnostic]] = []
-
-    async def render(skill: Skill) -> None:
-        rendered.append(await render_diagnostics(skill, catalog, renderer))
-
-    async with anyio.create_task_group() as tg:
-        for skill in catalog:
-            if needs_rendering(skill):
-                tg.start_soon(render, skill)
-    return sorted(authoring_diagnostics(catalog) + [d for r in rendered for d in r], key=sort_key)
-
-
-def check_catalog_blocking(catalog: Catalog, renderer: RenderWorkers) -> list[Diagnostic]:
-    """`check_catalog` without an event loop (starting one costs the command line 0.07 s)."""
+    skill rendered with its defaults (as many at once as the render workers run)."""
     with ThreadPoolExecutor(RENDERS_AT_ONCE) as pool:
         skills = [skill for skill in catalog if needs_rendering(skill)]
-        rendered = pool.map(lambda skill: render_diagnostics_blocking(skill, catalog, renderer), skills)
+        rendered = pool.map(lambda skill: render_diagnostics(skill, catalog, renderer), skills)
         return sorted(authoring_diagnostics(catalog) + [d for r in rendered for d in r], key=sort_key)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from skillgate.authoring.evals import DEFAULT_K, read_queries
+from skillgate.authoring.evals import DEFAULT_K, rank_of, read_queries
 from skillgate.base.diagnostics import Severity
 from skillgate.base.errors import SkillgateError
 from skillgate.base.tokens import count_tokens, token_counts
@@ -300,9 +300,7 @@ def ranks_of(catalog: Catalog, index: HybridIndex, k: int) -> dict[tuple[str, st
         for line, query in read_queries(skill):
             if (skill.name, query) in ranks:
                 continue
-            names = [hit.name for hit in index.top(query)[0]]
-            rank = names.index(skill.name) + 1 if skill.name in names else None
-            above = names[: len(names) if rank is None else rank - 1][:k]
+            rank, above = rank_of(skill.name, query, index, k)
             ranks[skill.name, query] = Rank(line, rank, tuple(above))
     return ranks
 

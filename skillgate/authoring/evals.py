@@ -64,12 +64,18 @@ def run_queries(catalog: Catalog, index: HybridIndex, k: int = DEFAULT_K) -> lis
 def run_skill_queries(skill: Skill, index: HybridIndex, k: int = DEFAULT_K) -> list[QueryResult]:
     results = []
     for line, query in read_queries(skill):
-        names = [hit.name for hit in index.top(query)[0]]
-        rank = names.index(skill.name) + 1 if skill.name in names else None
+        rank, above = rank_of(skill.name, query, index, k)
         missed = rank is None or rank > k
-        above = names[: (rank - 1 if rank is not None else len(names))][:k] if missed else []
-        results.append(QueryResult(skill.name, query, line, rank, above))
+        results.append(QueryResult(skill.name, query, line, rank, above if missed else []))
     return results
+
+
+def rank_of(name: str, query: str, index: HybridIndex, k: int) -> tuple[int | None, list[str]]:
+    """Where skill `name` ranks for `query` over the whole index (None: not matched), and the
+    first `k` skills above it."""
+    names = [hit.name for hit in index.top(query)[0]]
+    rank = names.index(name) + 1 if name in names else None
+    return rank, names[: (rank - 1 if rank is not None else len(names))][:k]
 
 
 def skills_without_queries(catalog: Catalog, results: list[QueryResult]) -> list[str]:

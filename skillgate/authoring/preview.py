@@ -109,7 +109,8 @@ class Preview:
         """What `validate` reports for the catalog (each skill rendered with its defaults in the
         render workers), computed once per catalog: any change under the folder loads a new one."""
         if self._diagnostics is None or self._diagnostics[0] is not catalog:
-            self._diagnostics = (catalog, await check_catalog(catalog, self.gateway.renderer))
+            found = await anyio.to_thread.run_sync(check_catalog, catalog, self.gateway.renderer)
+            self._diagnostics = (catalog, found)
         return self._diagnostics[1]
 
     def findability(self, catalog: Catalog, skill: Skill) -> list[dict[str, Any]]:

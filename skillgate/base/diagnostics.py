@@ -42,6 +42,12 @@ CODES: dict[str, str] = {
 }
 
 
+TOLERATED = (
+    " (served anyway: other hosts load such skills; `skillgate validate` fails on it, as the reference "
+    "validator does)"
+)  # what `Diagnostic.tolerated` adds to a message, and `strict` takes off again
+
+
 class Diagnostic(BaseModel):
     """One problem, printed as `path:line:col: CODE message`."""
 
@@ -74,8 +80,7 @@ class Diagnostic(BaseModel):
             update={
                 "severity": Severity.WARNING,
                 "lenient": True,
-                "message": f"{self.message} (served anyway: other hosts load such skills; "
-                "`skillgate validate` fails on it, as the reference validator does)",
+                "message": self.message + TOLERATED,
             }
         )
 
@@ -83,7 +88,7 @@ class Diagnostic(BaseModel):
         """A tolerated error as `validate` reports it: an error again."""
         if not self.lenient:
             return self
-        message = self.message.split(" (served anyway", 1)[0]
+        message = self.message.removesuffix(TOLERATED)
         return self.model_copy(
             update={
                 "severity": Severity.ERROR,

@@ -7,6 +7,7 @@ import importlib.machinery
 import importlib.util
 import json
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from functools import lru_cache
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 ENCODING = "o200k_base"
 
 
+_LOADING = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _counter() -> Callable[[str], int]:
     """A function counting o200k_base tokens, loaded on first use.
@@ -29,13 +33,14 @@ def _counter() -> Callable[[str], int]:
     module: it loads `bpe_openai._bindings` alone (about 0.08 s), and falls back to the public
     API if a release moves it. `tests/test_tokens.py` checks the two count alike.
     """
-    try:
-        bindings = sys.modules.get("bpe_openai._bindings") or _load_bindings()
-        tokenizer = bindings.tokenizer_for_encoding(ENCODING)
-        count: Callable[[str], int] = tokenizer.count
-        return count
-    except (ImportError, AttributeError, OSError):
-        return public_counter()
+    with _LOADING:  # render threads may count at once: the extension is initialised once
+        try:
+            bindings = sys.modules.get("bpe_openai._bindings") or _load_bindings()
+            tokenizer = bindings.tokenizer_for_encoding(ENCODING)
+            count: Callable[[str], int] = tokenizer.count
+            return count
+        except (ImportError, AttributeError, OSError):
+            return public_counter()
 
 
 def _load_bindings() -> ModuleType:

@@ -104,14 +104,14 @@ def validate(paths: tuple[Path, ...], output: str, as_json: bool, strict: bool, 
     renderer = settings.render.workers_pool()
     renderer.prestart_in_background()  # a worker starts while the rest imports and the catalogs load
     try:
-        from skillgate.authoring.checks import check_catalog_blocking
+        from skillgate.authoring.checks import check_catalog
         from skillgate.base.diagnostics import Severity
         from skillgate.base.disk_cache import DiskCache
         from skillgate.skills.catalog import Catalog
 
         cache = DiskCache(settings.cache_folder(os.environ), "catalog")
         catalogs = [Catalog.load(p, cache) for p in (paths or (Path("."),))]
-        diagnostics = [d for c in catalogs for d in check_catalog_blocking(c, renderer)]
+        diagnostics = [d for c in catalogs for d in check_catalog(c, renderer)]
     finally:
         renderer.close()
     errors = [d for d in diagnostics if d.severity is Severity.ERROR or strict]

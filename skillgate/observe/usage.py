@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from skillgate.base.reading import Unreadable, parse_json
 from skillgate.base.wording import count
@@ -58,9 +59,7 @@ def read_events(paths: list[Path], since: datetime | None = None) -> list[dict[s
     events = []
     for path in paths:
         with path.open("rb") as handle:
-            for raw in handle:
-                if len(raw) > MAX_LINE_BYTES:
-                    continue
+            for raw in _lines(handle):
                 try:
                     event = parse_json(raw.decode("utf-8", "replace"))  # bounded depth: a log can be hostile
                     when = _time(str(event["time"]))
@@ -72,6 +71,16 @@ def read_events(paths: list[Path], since: datetime | None = None) -> list[dict[s
     return sorted(events, key=lambda e: e["_when"])
 
 
+def _lines(handle: BinaryIO) -> Iterator[bytes]:
+    """The file's lines, skipping any over MAX_LINE_BYTES without holding it whole in memory."""
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        if len(raw) <= MAX_LINE_BYTES:
+            yield raw
+        elif not raw.endswith(b"\n"):
+            while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass  # the rest of an over-long line
+
+
 def not_audit_logs(paths: list[Path], sample: int = 50) -> list[str]:
     """For each file that is not a skillgate audit log (none of its first `sample` non-empty lines
     is an audit event), a people's sentence saying so; an empty file is a log with no events yet."""
@@ -79,8 +88,8 @@ def not_audit_logs(paths: list[Path], sample: int = 50) -> list[str]:
     for path in paths:
         seen, found = 0, False
         with path.open("rb") as handle:
-            for raw in handle:
-                if not raw.strip() or len(raw) > MAX_LINE_BYTES:
+            for raw in _lines(handle):
+                if not raw.strip():
                     continue
                 seen += 1
                 found = _is_event(raw)

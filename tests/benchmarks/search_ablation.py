@@ -106,7 +106,7 @@ def main() -> dict[str, Any]:
     for config, patch in CONFIGS.items():
         with patch():
             figures[config] = {
-                label: search_dev.evaluate(search_dev.skillgate_hybrid(docs), cases)
+                label: search_dev.evaluate(search_quality.hybrid_ranker(docs), cases)
                 for label, (docs, cases) in data.items()
             }
         print(config, {k: (v["R@1"], v["R@5"], v["C@5"]) for k, v in figures[config].items()}, flush=True)

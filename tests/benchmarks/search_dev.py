@@ -19,17 +19,12 @@ Writes tests/benchmarks/results/search_dev.json.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rank_bm25 import BM25Okapi
-
-from skillgate.search.embedder import BuiltinEmbedder
-from skillgate.search.hybrid import HybridIndex
-from skillgate.search.hybrid import Ranker as SkillRanker
 from skillgate.search.lexical import SearchDocument
+from tests.benchmarks import search_quality
 from tests.benchmarks.core import publish
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -79,32 +74,11 @@ def no_answer() -> list[str]:
     return list(json.loads((FIXTURES / "no_answer_queries.json").read_text())["queries"])
 
 
-def plain_bm25(docs: Sequence[SearchDocument]) -> Ranker:
-    def words(text: str) -> list[str]:
-        return re.findall(r"\w+", text.lower())
-
-    names = [d.name for d in docs]
-    bm25 = BM25Okapi([words(f"{d.name.replace('-', ' ')} {d.description} {' '.join(d.tools)}") for d in docs])
-
-    def rank(query: str) -> list[str]:
-        scores = bm25.get_scores(words(query))
-        order = sorted(range(len(names)), key=lambda i: (-scores[i], names[i]))
-        return [names[i] for i in order[:5] if scores[i] > 0]
-
-    return rank
-
-
-def skillgate_bm25(docs: Sequence[SearchDocument]) -> Ranker:
-    index = HybridIndex(docs, None, None)
-    return lambda query: [hit.name for hit in index.search(query, limit=5)]
-
-
-def skillgate_hybrid(docs: Sequence[SearchDocument]) -> Ranker:
-    index = SkillRanker(BuiltinEmbedder()).index(docs, Path("/benchmark"))
-    return lambda query: [hit.name for hit in index.search(query, limit=5)]
-
-
-RANKERS = {"plain_bm25": plain_bm25, "skillgate_bm25": skillgate_bm25, "skillgate": skillgate_hybrid}
+RANKERS = {
+    "plain_bm25": search_quality.baseline_ranker,
+    "skillgate_bm25": search_quality.bm25_ranker,
+    "skillgate": search_quality.hybrid_ranker,
+}
 
 
 def evaluate(rank: Ranker, cases: Sequence[Case]) -> dict[str, float]:
