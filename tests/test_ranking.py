@@ -77,3 +77,46 @@ def test_without_an_embedder_the_ranking_is_bm25():
     index = Ranker(None).index(DOCS, Path("."))
     assert not index.hybrid
     assert index.search("slack message")[0].name == "slack"
+
+
+def test_each_hit_of_a_request_in_parts_says_which_part_it_matched(hybrid):
+    hits = {
+        h.name: h.part for h in hybrid.search("what hour is it in Tokyo, and post a message to the team", 5)
+    }
+    assert hits["time-zones"] == "what hour is it in Tokyo"
+    assert hits["slack"] == "post a message to the team"
+    assert all(h.part is None for h in hybrid.search("what hour is it in Tokyo"))  # one part: nothing to say
+
+
+@pytest.mark.parametrize("embedder", [True, False], ids=["hybrid", "bm25"])
+def test_the_floor_tells_nearest_from_found(hybrid, embedder):
+    index = hybrid if embedder else HybridIndex(DOCS, None, None)
+    assert index.find("post the report to the team channel").above
+    assert index.find("draw a pie chart").above
+    # words no skill has: either nothing is returned, or only the nearest, said so
+    for request in ["order a large pepperoni pizza to my flat", "water the tomato plants on the balcony"]:
+        found = index.find(request)
+        assert not found.above and (found.hits or not embedder)
+
+
+@pytest.mark.anyio
+async def test_list_skills_says_when_nothing_matches_and_which_part_each_skill_matched():
+    from skillgate.tools.models import SkillPage
+    from tests.conftest import gateway_client, text_of
+
+    catalog = Path(__file__).parent.parent / "skills"
+    async with gateway_client(catalog, ranker=Ranker(BuiltinEmbedder())) as (client, _):
+        nothing = await client.call_tool("list_skills", {"query": "order a large pepperoni pizza to my flat"})
+        found = await client.call_tool(
+            "list_skills", {"query": "what time is it in Tokyo, then show the last commits of the repo"}
+        )
+    assert nothing.structured_content is not None and found.structured_content is not None
+    page = SkillPage.model_validate(nothing.structured_content)
+    assert page.no_match is True and page.skills  # the nearest are still shown
+    assert text_of(nothing).startswith("No skill matches the query beyond chance; the nearest are:\n- ")
+    page = SkillPage.model_validate(found.structured_content)
+    assert page.no_match is None and "No skill matches" not in text_of(found)
+    matched = {s.name: s.matched for s in page.skills}
+    assert matched["time-zones"] == "what time is it in Tokyo"
+    assert matched["git-history"] == "show the last commits of the repo"
+    assert "(matched: 'what time is it in Tokyo')" in text_of(found)

@@ -11,8 +11,10 @@ from jsonschema import Draft202012Validator
 from mcp import Implementation
 from pydantic import BaseModel
 
+from skillgate.search.embedder import BuiltinEmbedder
+from skillgate.search.hybrid import Ranker
 from skillgate.skills.catalog import Catalog
-from skillgate.tools.models import LoadedFile, LoadedSkill, SkillPage, meta_tools
+from skillgate.tools.models import LoadedFile, LoadedSkill, SkillPage, SkillSummary, meta_tools
 from skillgate.tools.startup import Entry, fit_startup, startup_tokens
 from tests.conftest import faulty_server, gateway_client, text_of, time_server, write_skill
 
@@ -96,7 +98,8 @@ async def test_every_answer_validates_against_its_tools_output_schema(catalog: P
         ("list_skills", {}),
         ("list_skills", {"limit": 1}),  # nextCursor
         ("list_skills", {"query": "what time is it"}),  # scores
-        ("list_skills", {"query": "zzzqqq"}),  # no match
+        ("list_skills", {"query": "zzzqqq"}),  # noMatch: the nearest only
+        ("list_skills", {"query": "what time is it in Tokyo, and echo my words back"}),  # matched parts
         ("load_skill", {"name": "time-zones", "variables": {"home": "Asia/Tokyo"}}),
         ("load_skill", {"name": "time-zones", "section": "Converting"}),
         ("load_skill", {"name": "time-zones", "max_tokens": 5}),  # omitted
@@ -114,7 +117,7 @@ async def test_every_answer_validates_against_its_tools_output_schema(catalog: P
         ("load_skill", {"name": "notes", "file": "../SKILL.md"}),
         ("call_skill", {"name": "time-zones", "tool": "convert_time", "arguments": {}}),
     ]
-    async with gateway_client(catalog) as (client, _):
+    async with gateway_client(catalog, ranker=Ranker(BuiltinEmbedder())) as (client, _):
         tools = (await client.list_tools()).tools
         validators = {t.name: Draft202012Validator(t.output_schema or {}) for t in tools}
         seen: set[str] = set()
@@ -124,7 +127,9 @@ async def test_every_answer_validates_against_its_tools_output_schema(catalog: P
             assert result.structured_content is not None
             validators[tool].validate(result.structured_content)
             seen |= set(result.structured_content)
-        assert seen >= fields(SkillPage, LoadedSkill, LoadedFile)  # every field was in some answer
+            if tool == "list_skills":
+                seen |= {key for skill in result.structured_content["skills"] for key in skill}
+        assert seen >= fields(SkillPage, SkillSummary, LoadedSkill, LoadedFile)  # every field in some answer
         for tool, arguments in errors:  # a tool error carries text only: nothing to validate
             result = await client.call_tool(tool, arguments)
             assert result.is_error and result.structured_content is None, (tool, arguments)

@@ -56,11 +56,20 @@ class Embedder(Protocol):
         """One L2-normalised float32 row per text; raises EmbedderUnavailable."""
         ...
 
+    @property
+    def chance_cosine(self) -> float | None:
+        """The cosine below which a request's nearest text is no closer than unrelated text comes by
+        chance (the relevance floor's dense half); None: not calibrated for this model."""
+        ...
+
 
 class BuiltinEmbedder:
     """WordLlama l2_supercat, 256 dims: the mean of the text's token vectors, normalised."""
 
     remote = False
+    # Calibrated on issue 21's dev sets (answerable requests vs fixtures/no_answer_queries.json):
+    # the best chunk of the nearest skill of an answerable request is above this for 98-100% of them.
+    chance_cosine = 0.25
     WEIGHTS = "weights/l2_supercat_256.safetensors"
     TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
 
@@ -129,6 +138,7 @@ class HttpEmbedder:
     """POST {"model", "input": [...]} to `url` and read `data[i].embedding` (OpenAI style)."""
 
     remote = True
+    chance_cosine = None  # another model's cosines have another scale: the floor uses words only
 
     def __init__(self, url: str, model: str, timeout: float = 5.0) -> None:
         self.url = embeddings_url(url)
@@ -184,6 +194,11 @@ class Fallback:
     @property
     def name(self) -> str:
         return self.embedder.name
+
+    @property
+    def chance_cosine(self) -> float | None:
+        floor: float | None = getattr(self.embedder, "chance_cosine", None)  # embedders of older code lack it
+        return floor
 
     @property
     def available(self) -> bool:

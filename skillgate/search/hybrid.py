@@ -25,10 +25,11 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skillgate.search.lexical import Hit, SearchDocument, SearchIndex, tokenize
+from skillgate.search.lexical import MAX_CACHED_POSTINGS, Hit, SearchDocument, SearchIndex, tokenize
 
 if TYPE_CHECKING:  # numpy and the embedders load on the first search, not at startup
     import numpy as np
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # numpy and the embedders load on the first search, not at st
 
     from skillgate.search.dense import DenseIndex
     from skillgate.search.embedder import Embedder, Fallback
+    from skillgate.search.lexical import WordParts
     from skillgate.search.vectors import VectorCache
     from skillgate.settings import SearchSettings  # the edge's model: a type only
 
@@ -46,6 +48,18 @@ DENSE_CANDIDATES = 10
 MAX_PARTS = 8
 MAX_QUERY_CHARS = 2000  # a longer request ranks by its start: bounded work per query
 QUERY_CACHE = 4096
+FLOOR_COVERAGE = 0.05  # a request one skill matches this share of (by word weight) matches
+
+
+@dataclass(frozen=True)
+class Found:
+    """A search's answer: the best hits, how many skills matched, and whether any matches beyond
+    chance. Below the relevance floor (`above` False) the hits are only the nearest skills."""
+
+    hits: list[Hit]
+    total: int
+    above: bool
+
 
 _JOINS = re.compile(
     r"[,;:.!?\n]+|\s(?:and then|and|then|also|plus|after that|afterwards|as well as|so that|so)\s", re.I
@@ -73,54 +87,74 @@ class HybridIndex:
         self.dense = dense
         self._embedder = embedder
         self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
-        self._words: dict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = {}
+        self._words: dict[str, WordParts] = {}
+        self._held = 0  # entries held in _words
 
     @property
     def hybrid(self) -> bool:
         return self.dense is not None
 
     def search(self, query: str, limit: int | None = None) -> list[Hit]:
-        return self.top(query, limit)[0]
+        return self.find(query, limit).hits
 
     def top(
         self, query: str, count: int | None = None, keep: Callable[[str], bool] | None = None
     ) -> tuple[list[Hit], int]:
         """The best `count` hits (all if None) among skills `keep` admits, and how many matched."""
+        found = self.find(query, count, keep)
+        return found.hits, found.total
+
+    def find(self, query: str, count: int | None = None, keep: Callable[[str], bool] | None = None) -> Found:
+        """The best `count` hits (all if None) among skills `keep` admits, how many matched, and
+        whether anything matches beyond chance (the relevance floor)."""
         query = query[:MAX_QUERY_CHARS]
-        texts = [query, *parts_of(query)]
+        parts = parts_of(query)
+        texts = [query, *parts] if len(parts) > 1 else [query]  # one part: the whole query is that part
         vectors = self._embed(texts) if self.dense is not None else None
+        words = [list(dict.fromkeys(tokenize(text))) for text in texts]
+        coverage = max(self.lexical.coverage(w) for w in words)
         if vectors is None or self.dense is None or vectors.shape[1] != self.dense.dim:
             # no embedder, it is down, or the model behind its name changed since the build: BM25 alone
-            return self.lexical.top(query, count, keep)
+            hits, total = self.lexical.top(query, count, keep)
+            return Found(hits, total, bool(hits) and coverage >= FLOOR_COVERAGE)
         import numpy as np
 
-        scores = self._scores(texts, vectors)
+        similarities = self.dense.similarities(vectors)
+        scores, part = self._scores(words, similarities)
         matched = np.flatnonzero(scores > 0)
         order = matched[np.lexsort((matched, -scores[matched]))].tolist()  # index order is name order
         if keep is not None:
             order = [i for i in order if keep(self.names[i])]
-        hits = [Hit(self.names[i], round(float(scores[i]), 4)) for i in order[:count]]
-        return hits, len(order)
+        named = parts if len(texts) > 1 else [None]
+        hits = [Hit(self.names[i], round(float(scores[i]), 4), named[part[i]]) for i in order[:count]]
+        assert self._embedder is not None
+        nearest = self._embedder.chance_cosine
+        above = (
+            coverage >= FLOOR_COVERAGE or nearest is None or float(similarities.max(initial=-1.0)) >= nearest
+        )
+        return Found(hits, len(order), bool(hits) and above)
 
-    def _scores(self, texts: list[str], vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Each skill's hybrid score for [query, *parts]: the whole query's, or the best part's plus
-        PART_BLEND of the whole query's."""
+    def _scores(
+        self, words: list[list[str]], similarities: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+        """Each skill's hybrid score for [query, *parts] (the whole query's, or the best part's plus
+        PART_BLEND of the whole query's), and the part that gave it its best (0 with one part)."""
         import numpy as np
 
         assert self.dense is not None
-        similarities = self.dense.similarities(vectors)
-        whole = _scaled(self._fuse(texts[0], similarities[0]))
-        if len(texts) <= 2:  # one part: the whole query is that part
-            return whole
-        best: npt.NDArray[np.float64] = np.max(
-            [_scaled(self._fuse(t, row)) for t, row in zip(texts[1:], similarities[1:], strict=True)], 0
+        corrected = similarities - self.dense.chance()[None, :]
+        whole = _scaled(self._fuse(words[0], corrected[0]))
+        if len(words) == 1:
+            return whole, np.zeros(len(whole), dtype=np.intp)
+        by_part = np.array(
+            [_scaled(self._fuse(w, row)) for w, row in zip(words[1:], corrected[1:], strict=True)]
         )
-        return best + PART_BLEND * whole
+        return by_part.max(0) + PART_BLEND * whole, by_part.argmax(0)
 
-    def _fuse(self, text: str, cosines: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    def _fuse(self, words: list[str], cosines: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         import numpy as np
 
-        lexical = _scaled(self._lexical(text))
+        lexical = _scaled(self._lexical(words))
         reached = (lexical > 0) | (cosines >= DENSE_MATCH)
         if len(cosines) > DENSE_CANDIDATES:
             reached[np.argpartition(-cosines, DENSE_CANDIDATES)[:DENSE_CANDIDATES]] = True
@@ -129,21 +163,21 @@ class HybridIndex:
         dense = _scaled(np.where(reached, np.maximum(cosines, 0.0), 0.0))
         return LEXICAL_WEIGHT * lexical + DENSE_WEIGHT * dense
 
-    def _lexical(self, text: str) -> npt.NDArray[np.float64]:
-        """BM25 of `text` per skill, from per-word arrays cached for the life of the index."""
-        import numpy as np
-
-        scores = np.zeros(len(self.names))
-        for word in dict.fromkeys(tokenize(text)):
-            postings = self._words.get(word)
-            if postings is None:
-                found = self.lexical.word_scores(word)
-                postings = (np.fromiter(found, dtype=np.intp), np.fromiter(found.values(), dtype=np.float64))
-                if len(self._words) > QUERY_CACHE * 4:
+    def _lexical(self, words: list[str]) -> npt.NDArray[np.float64]:
+        """BM25 of `text` per skill (best parts and coverage), from per-word part matches cached
+        for the life of the index."""
+        matches = []
+        for word in words:
+            found = self._words.get(word)
+            if found is None:
+                found = self.lexical.word_parts(word)
+                self._held += len(found[0])
+                if self._held > MAX_CACHED_POSTINGS:
                     self._words.clear()
-                self._words[word] = postings
-            scores[postings[0]] += postings[1]
-        return scores
+                    self._held = len(found[0])
+                self._words[word] = found
+            matches.append(found)
+        return self.lexical.combine(matches)
 
     def _embed(self, texts: list[str]) -> npt.NDArray[np.float32] | None:
         import numpy as np

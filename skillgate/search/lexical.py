@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 import re
+import statistics
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy loads with the first search, not at startup
+    import numpy as np
+    import numpy.typing as npt
+
+    WordParts = tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+", re.UNICODE)
@@ -125,6 +134,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {}
 FIELD_WEIGHTS = {"name": 3, "description": 2, "headings": 1, "tools": 1}
 MAX_PREFIX_EXPANSIONS = 25
 K1, B = 1.2, 0.75
+B_TOOL = 1.0  # full length normalisation for tools: repeating a description adds nothing
+TOOL_PIVOT = 16  # words of a typical tool (name and description)
+COVERAGE = 0.25  # the share of a skill's score from words matched across its parts
+MAX_CACHED_POSTINGS = 4_000_000  # per-word arrays kept between queries: at most ~50 MB
 
 
 def tokenize(text: str) -> list[str]:
@@ -196,51 +209,83 @@ class SearchDocument:
     name: str
     description: str
     headings: Sequence[str] = ()
-    tools: Sequence[str] = ()  # tool names and descriptions
+    tools: Sequence[str] = ()  # tool names and descriptions, one text per tool
 
-    def tokens(self) -> list[str]:
-        fields = {
-            "name": self.name,
-            "description": self.description,
-            "headings": " ".join(self.headings),
-            "tools": " ".join(self.tools),
-        }
+    def head(self) -> list[str]:
+        """The skill's own words, each field repeated by its weight: name, description, headings."""
+        fields = {"name": self.name, "description": self.description, "headings": " ".join(self.headings)}
         out: list[str] = []
         for field, text in fields.items():
             out += tokenize(text) * FIELD_WEIGHTS[field]
-        return out or [self.name]
+        return out or tokenize(self.name) or [self.name]
+
+    def parts(self) -> list[list[str]]:
+        """Its head, then one part per tool (a tool whose words repeat an earlier one's is left out:
+        copies add nothing)."""
+        found = [self.head()]
+        seen: set[tuple[str, ...]] = set()
+        for text in self.tools:
+            words = tokenize(text) * FIELD_WEIGHTS["tools"]
+            key = tuple(sorted(words))
+            if words and key not in seen:
+                seen.add(key)
+                found.append(words)
+        return found
 
 
 @dataclass(frozen=True)
 class Hit:
     name: str
     score: float
+    part: str | None = None  # of a request in several parts: the part this skill matched best
 
 
 class SearchIndex:
-    """BM25 over a fixed set of skills. Build a new one when the catalog changes."""
+    """BM25 over a fixed set of skills, each judged by its best-matching parts, not its volume.
+
+    A skill is a set of parts: its head (name, description, headings) and each of its tools.
+    A word's weight (idf) counts skills, not parts; its match in a part saturates (k1) and is
+    normalised by that part's length against parts of its kind. A skill scores
+        (1 - COVERAGE) * its best part's score  +  COVERAGE * the sum over query words of the
+                                                    word's best match in any of its parts
+    so repeating a tool, or adding tools that match nothing, adds nothing, and words spread over
+    several tools count, bounded by COVERAGE. Build a new index when the catalog changes.
+    """
 
     def __init__(self, documents: Iterable[SearchDocument]) -> None:
         ordered = sorted(documents, key=lambda d: d.name)
         self.names = [d.name for d in ordered]
-        corpus = [d.tokens() for d in ordered]
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        self._idf: dict[str, float] = {}
-        if corpus:
-            from rank_bm25 import BM25Plus  # numpy: loaded with the first search, not at startup
-
-            bm25 = BM25Plus(corpus, k1=K1, b=B, delta=0)  # idf = log((N + 1) / df): never negative
-            self._idf = dict(bm25.idf)
-            for index, frequencies in enumerate(bm25.doc_freqs):
-                norm = K1 * (1 - B + B * bm25.doc_len[index] / bm25.avgdl)
-                for term, tf in frequencies.items():
-                    postings[term].append((index, tf * (K1 + 1) / (tf + norm)))
-        # Compact: two typed arrays per term instead of a tuple per (skill, term): about a tenth
-        # of the memory at 10,000 skills.
-        self._postings: dict[str, tuple[array[int], array[float]]] = {
-            term: (array("I", (i for i, _ in pairs)), array("d", (p for _, p in pairs)))
-            for term, pairs in postings.items()
-        }
+        owner: list[int] = []
+        parts: list[list[str]] = []
+        kinds: list[int] = []  # 0: a head, 1: a tool
+        frequencies: dict[str, int] = defaultdict(int)
+        for index, document in enumerate(ordered):
+            mine = document.parts()
+            for kind, words in enumerate(mine):
+                owner.append(index)
+                parts.append(words)
+                kinds.append(min(kind, 1))
+            for term in {w for words in mine for w in words}:
+                frequencies[term] += 1
+        count = len(ordered)
+        self._idf = {term: math.log((count + 1) / df) for term, df in frequencies.items()}
+        # a head's length against the median head; a tool's against a fixed pivot, so that no skill's
+        # tools, however many or long, move the scale the others are measured on
+        heads = [len(w) for w, k in zip(parts, kinds, strict=True) if k == 0]
+        typical = [statistics.median(heads) if heads else 1.0, float(TOOL_PIVOT)]
+        postings: dict[str, tuple[array[int], array[float]]] = {}
+        for part, (words, kind) in enumerate(zip(parts, kinds, strict=True)):
+            b = B if kind == 0 else B_TOOL  # a tool's text said ten times over is the same tool
+            norm = K1 * (1 - b + b * len(words) / typical[kind])
+            for term, tf in Counter(words).items():
+                entry = postings.get(term)
+                if entry is None:
+                    entry = postings[term] = (array("I"), array("d"))
+                entry[0].append(part)
+                entry[1].append(tf * (K1 + 1) / (tf + norm))
+        self._postings = postings  # compact: two typed arrays per term
+        self._owner = array("I", owner)
+        self._owner_np: npt.NDArray[np.intp] | None = None  # built on the first search
         self._vocabulary = sorted(self._idf)
         self._deletes: dict[str, list[str]] = defaultdict(list)
         for term in self._vocabulary:
@@ -248,6 +293,8 @@ class SearchIndex:
                 for variant in _deletions(term):
                     self._deletes[variant].append(term)
         self._variants: dict[str, list[tuple[str, float]]] = {}
+        self._reach: dict[str, WordParts] = {}
+        self._reached = 0  # entries held in _reach
 
     def search(self, query: str, limit: int | None = None) -> list[Hit]:
         return self.top(query, limit)[0]
@@ -264,22 +311,99 @@ class SearchIndex:
         return [Hit(name, round(-negative, 4)) for negative, name in best], len(matched)
 
     def scores(self, query: str) -> dict[int, float]:
-        scores: dict[int, float] = defaultdict(float)
-        for word in dict.fromkeys(tokenize(query)):
-            for index, value in self.word_scores(word).items():
-                scores[index] += value
+        """Each matched skill's score (by index) for `query`."""
+        import numpy as np
+
+        array_ = self.combine([self.word_parts(word) for word in dict.fromkeys(tokenize(query))])
+        matched = np.flatnonzero(array_ > 0)
+        return dict(zip(matched.tolist(), array_[matched].tolist(), strict=True))
+
+    def combine(self, words: Sequence[WordParts]) -> npt.NDArray[np.float64]:
+        """Skill scores (an array in name order) from each query word's match per part."""
+        import numpy as np
+
+        scores = np.zeros(len(self.names))
+        words = [w for w in words if len(w[0])]
+        if not words:
+            return scores
+        owner = self._owner_array()
+        parts = np.concatenate([w[0] for w in words])
+        part_sums = np.bincount(parts, weights=np.concatenate([w[1] for w in words]), minlength=len(owner))
+        touched = np.flatnonzero(part_sums)  # in part order, so each skill's parts are one run
+        skills, starts = _runs(owner[touched])
+        best = np.maximum.reduceat(part_sums[touched], starts)
+        coverage = np.zeros(len(self.names))
+        for indexes, values in words:  # each word's parts are in order too
+            mine, first = _runs(owner[indexes])
+            coverage[mine] += np.maximum.reduceat(values, first)
+        scores[skills] = (1 - COVERAGE) * best + COVERAGE * coverage[skills]
         return scores
 
-    def word_scores(self, word: str) -> dict[int, float]:
-        """One query word's BM25 contribution per skill: its best variant (exact, prefix, typo)."""
-        best: dict[int, float] = {}
+    def word_parts(self, word: str) -> WordParts:
+        """One query word's BM25 contribution per part, (part indexes in order, values): its best
+        variant (exact, prefix, typo)."""
+        import numpy as np
+
+        pieces = [
+            (np.frombuffer(self._postings[v][0], dtype=np.uint32).astype(np.intp),
+             np.frombuffer(self._postings[v][1], dtype=np.float64) * (self._idf[v] * weight))
+            for v, weight in self._variants_of(word)
+        ]  # fmt: skip
+        if not pieces:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        if len(pieces) == 1:
+            return pieces[0]
+        parts = np.concatenate([p[0] for p in pieces])
+        values = np.concatenate([p[1] for p in pieces])
+        order = np.lexsort((-values, parts))  # by part, best value first
+        parts, values = parts[order], values[order]
+        first = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
+        return parts[first], values[first]
+
+    def coverage(self, words: Sequence[str]) -> float:
+        """The largest share of the words' weight (idf) that one skill matches, by any variant: 0
+        when no skill has any of them, 1 when one skill has them all. A word no skill has weighs
+        as much as the rarest word."""
+        import numpy as np
+
+        if not self.names or not words:
+            return 0.0
+        rarest = math.log(len(self.names) + 1)
+        total = sum(self._idf.get(word, rarest) for word in words)
+        reached = np.zeros(len(self.names))
+        for word in words:
+            skills, values = self._reach_of(word)
+            reached[skills] += values
+        return float(reached.max() / total)
+
+    def _reach_of(self, word: str) -> WordParts:
+        """The skills a word reaches by any variant, each with the variant's idf (times its weight)."""
+        import numpy as np
+
+        cached = self._reach.get(word)
+        if cached is not None:
+            return cached
+        owner = self._owner_array()
+        best = np.zeros(len(self.names))
         for variant, weight in self._variants_of(word):
-            idf = self._idf[variant] * weight
-            for index, part in zip(*self._postings[variant], strict=True):
-                value = idf * part
-                if value > best.get(index, 0.0):
-                    best[index] = value
-        return best
+            parts = np.frombuffer(self._postings[variant][0], dtype=np.uint32)
+            skills = owner[parts]
+            best[skills] = np.maximum(best[skills], self._idf[variant] * weight)
+        skills = np.flatnonzero(best)
+        found = (skills, best[skills])
+        self._reached += len(skills)
+        if self._reached > MAX_CACHED_POSTINGS:
+            self._reach.clear()
+            self._reached = len(skills)
+        self._reach[word] = found
+        return found
+
+    def _owner_array(self) -> npt.NDArray[np.intp]:
+        import numpy as np
+
+        if self._owner_np is None:
+            self._owner_np = np.frombuffer(self._owner, dtype=np.uint32).astype(np.intp)
+        return self._owner_np
 
     def _variants_of(self, word: str) -> list[tuple[str, float]]:
         cached = self._variants.get(word)
@@ -320,6 +444,15 @@ class SearchIndex:
                 found.add(probe)
             found.update(self._deletes.get(probe, ()))
         return found
+
+
+def _runs(values: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The distinct values of a sorted array and where each one's run starts (np.unique, without
+    sorting again)."""
+    import numpy as np
+
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return values[starts], starts
 
 
 def _deletions(word: str) -> set[str]:

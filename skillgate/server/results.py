@@ -42,9 +42,12 @@ def text_blocks(text: str) -> list[types.ContentBlock]:
 
 def page_result(page: SkillPage) -> types.CallToolResult:
     lines = []
+    if page.no_match:
+        lines.append("No skill matches the query beyond chance; the nearest are:")
     for s in page.skills:  # scores stay in structuredContent: the order already says it
         tools = f" [tools: {', '.join(s.tools)}]" if s.tools else ""
-        lines.append(f"- {s.name}: {s.description}{tools}")
+        matched = f" (matched: {s.matched!r})" if s.matched else ""
+        lines.append(f"- {s.name}: {s.description}{tools}{matched}")
     if not lines:
         lines.append("No skill matches. Try other words, or list_skills() without a query.")
     if page.next_cursor:

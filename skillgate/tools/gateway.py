@@ -32,6 +32,7 @@ from skillgate.base.wording import suggest
 from skillgate.render.sections import chunks, extract_section, find_sections, section_texts, tidy
 from skillgate.render.workers import RenderWorkers
 from skillgate.search.hybrid import HybridIndex, Ranker
+from skillgate.search.lexical import Hit
 from skillgate.skills.binding import DriftPolicy
 from skillgate.skills.bundle import Skill
 from skillgate.skills.catalog import Catalog
@@ -120,28 +121,33 @@ class Gateway:
         offset = decode_cursor(cursor)
         if offset is None:
             raise UsageError("the cursor is not one list_skills returned; call again without a cursor")
-        ranked: list[tuple[Skill, float | None]]
+        ranked: list[tuple[Skill, Hit | None]]
+        no_match = None
         if searching:
             assert query is not None
-            hits, total = self.index(catalog).top(query, offset + limit, view.admits)
-            ranked = [(catalog.skills[h.name], h.score) for h in hits]
+            found = self.index(catalog).find(query, offset + limit, view.admits)
+            ranked = [(catalog.skills[h.name], h) for h in found.hits]
+            total = found.total
+            no_match = True if ranked and not found.above else None
         else:
             ranked = [(skill, None) for skill in catalog if view.admits(skill.name)]
             total = len(ranked)
         page = ranked[offset : offset + limit]
         more = offset + limit < total
         return SkillPage(
-            skills=[self._summary(skill, score, view) for skill, score in page],
+            skills=[self._summary(skill, hit, view) for skill, hit in page],
             total=total,
             next_cursor=encode_cursor(offset + limit) if more else None,
+            no_match=no_match,
         )
 
-    def _summary(self, skill: Skill, score: float | None, view: Profile) -> SkillSummary:
+    def _summary(self, skill: Skill, hit: Hit | None, view: Profile) -> SkillSummary:
         return SkillSummary(
             name=skill.name,
             description=skill.frontmatter.summary(),
             tools=[t for t in self.known_tool_names(skill) if not view.denies(t)],
-            score=score,
+            score=hit.score if hit is not None else None,
+            matched=hit.part if hit is not None else None,
         )
 
     def known_tool_names(self, skill: Skill) -> tuple[str, ...]:

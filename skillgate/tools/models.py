@@ -27,6 +27,9 @@ class SkillSummary(_Model):
     description: str = Field(description="First line of the skill's description.")
     tools: list[str] = Field(description="Tool names (or allowlist patterns until the server is known).")
     score: float | None = Field(default=None, description="Relevance, when searching.")
+    matched: str | None = Field(
+        default=None, description="Of a query in several parts: the part this skill matched best."
+    )
 
 
 class SkillPage(_Model):
@@ -36,6 +39,11 @@ class SkillPage(_Model):
     total: int = Field(description="Number of matching skills.")
     next_cursor: str | None = Field(
         default=None, alias="nextCursor", description="cursor= for the next page; absent on the last."
+    )
+    no_match: bool | None = Field(
+        default=None,
+        alias="noMatch",
+        description="With a query: true when nothing matches it beyond chance (skills are the nearest).",
     )
 
 

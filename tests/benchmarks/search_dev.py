@@ -23,6 +23,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from skillgate.search.embedder import BuiltinEmbedder
+from skillgate.search.hybrid import HybridIndex
+from skillgate.search.hybrid import Ranker as SkillRanker
 from skillgate.search.lexical import SearchDocument
 from tests.benchmarks import search_quality
 from tests.benchmarks.core import publish
@@ -93,6 +96,44 @@ def evaluate(rank: Ranker, cases: Sequence[Case]) -> dict[str, float]:
     return {"R@1": round(r1 / n, 3), "R@5": round(r5 / n, 3), "C@5": round(c5 / n, 3), "queries": n}
 
 
+def floor(
+    docs: Sequence[SearchDocument], answerable: Sequence[str], unanswerable: Sequence[str]
+) -> dict[str, Any]:
+    """The relevance floor over one catalog: the share of answerable requests it calls "no match"
+    (false) and of unanswerable ones (true), hybrid and BM25 alone."""
+    out: dict[str, Any] = {}
+    for label, index in (
+        ("skillgate", SkillRanker(BuiltinEmbedder()).index(docs, Path("/benchmark"))),
+        ("skillgate_bm25", HybridIndex(docs, None, None)),
+    ):
+        below = [not index.find(q, 5).above for q in [*answerable, *unanswerable]]
+        out[label] = {
+            "false_no_match": round(sum(below[: len(answerable)]) / max(len(answerable), 1), 3),
+            "true_no_match": round(sum(below[len(answerable) :]) / max(len(unanswerable), 1), 3),
+            "answerable": len(answerable),
+            "unanswerable": len(unanswerable),
+        }
+    return out
+
+
+def floors() -> dict[str, Any]:
+    """The floor on every dev catalog: its own answerable requests against the no-answer set."""
+    unanswerable = no_answer()
+    need_docs, need_cases = search_quality.multi_need()
+    voice_docs, voice_cases = search_quality.voice()
+    meta_docs, _, meta_multi = search_quality.metatool()
+    catalogs: dict[str, tuple[list[SearchDocument], list[str]]] = {
+        "long/unlocked": (catalog(False), [q for q, _ in long_requests()]),
+        "long/locked": (catalog(True), [q for q, _ in long_requests()]),
+        "wide/unlocked": (catalog(False, True), [q for q, _ in long_requests("wide_requests.json")]),
+        "wide/locked": (catalog(True, True), [q for q, _ in long_requests("wide_requests.json")]),
+        "multi_need": (need_docs, [q for q, _ in need_cases]),
+        "voice": (voice_docs, [q for q, _ in voice_cases]),
+        "metatool_multi": (meta_docs, [q for q, _ in meta_multi]),
+    }
+    return {label: floor(docs, asked, unanswerable) for label, (docs, asked) in catalogs.items()}
+
+
 def main() -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for label, file, wide in [("long", "long_requests.json", False), ("wide", "wide_requests.json", True)]:
@@ -102,6 +143,7 @@ def main() -> dict[str, Any]:
             figures[f"{label}/{variant}"] = {
                 name: evaluate(build(docs), cases) for name, build in RANKERS.items()
             }
+    figures["floor"] = floors()
     figures["catalog"] = {
         name: {
             "tools": len(tools),
@@ -115,11 +157,15 @@ def main() -> dict[str, Any]:
 def report(figures: dict[str, Any]) -> str:
     lines = [f"{'set':<16} {'ranker':<15} {'R@1':>6} {'R@5':>6} {'C@5':>6} {'n':>4}"]
     for label, rankers in figures.items():
-        if label == "catalog":
+        if label in ("catalog", "floor"):
             continue
         for ranker, m in rankers.items():
             scores = f"{m['R@1']:>6} {m['R@5']:>6} {m['C@5']:>6} {m['queries']:>4}"
             lines.append(f"{label:<16} {ranker:<15} {scores}")
+    lines.append(f"\n{'floor: catalog':<16} {'ranker':<15} {'false no-match':>15} {'true no-match':>14}")
+    for label, rankers in figures["floor"].items():
+        for ranker, m in rankers.items():
+            lines.append(f"{label:<16} {ranker:<15} {m['false_no_match']:>15} {m['true_no_match']:>14}")
     return "\n".join(lines)
 
 
