@@ -4,7 +4,8 @@ turn (issue 21), measured on every dev set: the hybrid's R@1 / R@5 / Complete@5.
 Components: the everyday-synonym table, prefix widening, typo (fuzzy) matching, field weights
 (name x3, description x2), request parts (multi-need splitting), the lexical half and the dense
 half of the fusion, and the dense reach rules (a skill counts only when BM25 reaches it, it is
-among the nearest, or its cosine passes DENSE_MATCH).
+among the nearest, or its cosine passes DENSE_MATCH), the share of a skill's lexical score from
+words matched across its parts (COVERAGE), and the dense correction for chance (EXTREME).
 
 Sets: long and wide (locked; search_dev), multi_need and voice (search_quality), MetaTool's
 two-tool queries, and every tenth of its single-tool queries.
@@ -19,6 +20,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import skillgate.search.dense as dense
 import skillgate.search.hybrid as hybrid
 import skillgate.search.lexical as lexical
 from skillgate.search.lexical import SearchDocument
@@ -80,6 +82,8 @@ CONFIGS: dict[str, Patch] = {
     "- lexical half": lambda: setting(hybrid, LEXICAL_WEIGHT=0.0, DENSE_WEIGHT=1.0),
     "- dense half": lambda: setting(hybrid, LEXICAL_WEIGHT=1.0, DENSE_WEIGHT=0.0),
     "- reach rules": lambda: setting(hybrid, DENSE_MATCH=-1.0),
+    "- cross-part words": lambda: setting(lexical, COVERAGE=0.0),
+    "- chance correction": lambda: setting(dense, EXTREME=0.0),
 }
 
 
