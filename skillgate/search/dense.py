@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -56,15 +57,46 @@ def _tool_chunk(tool: str) -> str:
 
 
 class DenseIndex:
-    """Vectors for documents in name order (the same order as the BM25 index)."""
+    """Vectors for documents in name order (the same order as the BM25 index).
 
-    def __init__(
-        self, vectors: Vectors, starts: npt.NDArray[np.intp], size: int, texts: npt.NDArray[np.intp]
-    ) -> None:
-        self._vectors = vectors  # one row per distinct chunk text
-        self._texts = texts  # per chunk (skills in name order, each skill's chunks together): its row
-        self._starts = starts
-        self.size = size
+    One row per distinct chunk text. A skill's best chunk is the best of its own rows (texts no
+    other skill has: its description, at least) and of its shared group (the tool texts it shares
+    with other skills, as skills bound to one server do), and each group's best is found once per
+    query, not once per skill that has it.
+    """
+
+    def __init__(self, vectors: Vectors, per_skill: Sequence[Sequence[int]]) -> None:
+        import numpy as np
+
+        uses = Counter(row for rows in per_skill for row in set(rows))
+        own: list[int] = []
+        own_starts: list[int] = []
+        group_of: list[int] = []
+        groups: dict[tuple[int, ...], int] = {}
+        for rows in per_skill:
+            mine = [row for row in dict.fromkeys(rows) if uses[row] == 1]
+            shared = tuple(sorted({row for row in rows if uses[row] > 1}))
+            if not mine:  # a run is never empty: a shared row stands in (a max of it twice is the same)
+                mine = list(shared[:1]) or [len(vectors)]  # no chunk at all: the zero row below
+            own_starts.append(len(own))
+            own += mine
+            group_of.append(groups.setdefault(shared, len(groups)) if shared else -1)
+        if len(vectors) in own:
+            vectors = np.vstack([vectors, np.zeros((1, vectors.shape[1]), dtype=vectors.dtype)])
+        shared_rows = sorted({row for group in groups for row in group})
+        place = {row: i for i, row in enumerate(shared_rows)}
+        ordered = sorted(groups, key=groups.__getitem__)
+        # transposed and in skill order, so one matrix product gives each skill's own rows side by side
+        self._own_t = np.ascontiguousarray(vectors[np.asarray(own, dtype=np.intp)].T)
+        self._own_starts = np.asarray(own_starts, dtype=np.intp)
+        self._one_each = len(own) == len(per_skill)  # every skill has one own row: no maximum to take
+        self._shared_t = np.ascontiguousarray(vectors[np.asarray(shared_rows, dtype=np.intp)].T)
+        self._group_rows = np.asarray([place[row] for group in ordered for row in group], dtype=np.intp)
+        self._group_starts = np.cumsum([0, *(len(g) for g in ordered[:-1])]).astype(np.intp)
+        self._group_of = np.asarray(group_of, dtype=np.intp)
+        self._grouped = np.flatnonzero(self._group_of >= 0)
+        self._counts = np.asarray([max(len(set(rows)), 1) for rows in per_skill], dtype=np.intp)
+        self.size = len(per_skill)
         self._chance: npt.NDArray[np.float64] | None = None
 
     @classmethod
@@ -72,19 +104,13 @@ class DenseIndex:
         cls, documents: Sequence[SearchDocument], embedder: Fallback, cache: VectorCache
     ) -> DenseIndex | None:
         """None when the embedder is down (search then runs on BM25 alone)."""
-        import numpy as np
-
         ordered = sorted(documents, key=lambda d: d.name)
         rows: dict[str, int] = {}  # skills bound to one server share its tools: each text is embedded once
-        texts: list[int] = []
-        starts: list[int] = []
-        for document in ordered:
-            starts.append(len(texts))
-            texts += [rows.setdefault(chunk, len(rows)) for chunk in chunks(document)]
+        per_skill = [[rows.setdefault(chunk, len(rows)) for chunk in chunks(d)] for d in ordered]
         vectors = cache.vectors(list(rows), embedder.embed) if rows else None
         if vectors is None:
             return None
-        return cls(vectors, np.asarray(starts, dtype=np.intp), len(ordered), np.asarray(texts, dtype=np.intp))
+        return cls(vectors, per_skill)
 
     def similarities(self, queries: Vectors) -> Vectors:
         """(queries x skills): each skill's best chunk cosine for each query vector."""
@@ -92,9 +118,16 @@ class DenseIndex:
 
         if self.size == 0:
             return np.zeros((len(queries), 0), dtype=np.float32)
-        per_text = self._vectors @ queries.T  # (distinct texts x queries)
-        per_chunk = np.take(per_text, self._texts, axis=0)
-        best: Vectors = np.maximum.reduceat(per_chunk, self._starts, axis=0).T
+        own = queries @ self._own_t
+        best: Vectors = own if self._one_each else np.maximum.reduceat(own, self._own_starts, axis=1)
+        if len(self._group_rows):
+            shared = np.take(queries @ self._shared_t, self._group_rows, axis=1)
+            groups = np.maximum.reduceat(shared, self._group_starts, axis=1)
+            grouped = self._grouped
+            if len(grouped) == self.size:  # every skill shares texts (a catalog of bound skills)
+                best = np.maximum(best, np.take(groups, self._group_of, axis=1))
+            else:
+                best[:, grouped] = np.maximum(best[:, grouped], groups[:, self._group_of[grouped]])
         return best
 
     def chance(self) -> npt.NDArray[np.float64]:
@@ -104,16 +137,23 @@ class DenseIndex:
         import numpy as np
 
         if self._chance is None:
-            counts = np.diff(np.append(self._starts, len(self._texts)))
-            reach = np.sqrt(2 * np.log(np.maximum(counts, 1)))
+            reach = np.sqrt(2 * np.log(self._counts))
             typical = math.sqrt(2 * math.log(TYPICAL_CHUNKS))
             self._chance = EXTREME * CHANCE_SPREAD * np.maximum(reach - typical, 0.0)
         return self._chance
 
     @property
     def dim(self) -> int:
-        return int(self._vectors.shape[1])
+        return int(self._own_t.shape[0])
 
     @property
     def nbytes(self) -> int:
-        return int(self._vectors.nbytes + self._starts.nbytes + self._texts.nbytes)
+        parts = (
+            self._own_t,
+            self._shared_t,
+            self._own_starts,
+            self._group_of,
+            self._group_rows,
+            self._counts,
+        )
+        return sum(int(part.nbytes) for part in parts)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # numpy and the embedders load on the first search, not at st
 
     from skillgate.search.dense import DenseIndex
     from skillgate.search.embedder import Embedder, Fallback
-    from skillgate.search.lexical import WordParts
+    from skillgate.search.lexical import WordMatch
     from skillgate.search.vectors import VectorCache
     from skillgate.settings import SearchSettings  # the edge's model: a type only
 
@@ -87,7 +87,7 @@ class HybridIndex:
         self.dense = dense
         self._embedder = embedder
         self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
-        self._words: dict[str, WordParts] = {}
+        self._words: dict[str, WordMatch] = {}
         self._held = 0  # entries held in _words
 
     @property
@@ -112,11 +112,10 @@ class HybridIndex:
         texts = [query, *parts] if len(parts) > 1 else [query]  # one part: the whole query is that part
         vectors = self._embed(texts) if self.dense is not None else None
         words = [list(dict.fromkeys(tokenize(text))) for text in texts]
-        coverage = max(self.lexical.coverage(w) for w in words)
         if vectors is None or self.dense is None or vectors.shape[1] != self.dense.dim:
             # no embedder, it is down, or the model behind its name changed since the build: BM25 alone
             hits, total = self.lexical.top(query, count, keep)
-            return Found(hits, total, bool(hits) and coverage >= FLOOR_COVERAGE)
+            return Found(hits, total, bool(hits) and self._words_match(words))
         import numpy as np
 
         similarities = self.dense.similarities(vectors)
@@ -128,11 +127,14 @@ class HybridIndex:
         named = parts if len(texts) > 1 else [None]
         hits = [Hit(self.names[i], round(float(scores[i]), 4), named[part[i]]) for i in order[:count]]
         assert self._embedder is not None
-        nearest = self._embedder.chance_cosine
-        above = (
-            coverage >= FLOOR_COVERAGE or nearest is None or float(similarities.max(initial=-1.0)) >= nearest
-        )
+        chance = self._embedder.chance_cosine
+        above = chance is None or float(similarities.max(initial=-1.0)) >= chance or self._words_match(words)
         return Found(hits, len(order), bool(hits) and above)
+
+    def _words_match(self, words: list[list[str]]) -> bool:
+        """The floor's lexical half: one skill has FLOOR_COVERAGE of the words' weight, of the whole
+        request or of one of its parts."""
+        return max(self.lexical.coverage(w) for w in words) >= FLOOR_COVERAGE
 
     def _scores(
         self, words: list[list[str]], similarities: npt.NDArray[np.float32]
@@ -142,39 +144,46 @@ class HybridIndex:
         import numpy as np
 
         assert self.dense is not None
-        corrected = similarities - self.dense.chance()[None, :]
-        whole = _scaled(self._fuse(words[0], corrected[0]))
+        fused = self._fuse(words, similarities - self.dense.chance()[None, :])
+        whole = fused[0]
         if len(words) == 1:
             return whole, np.zeros(len(whole), dtype=np.intp)
-        by_part = np.array(
-            [_scaled(self._fuse(w, row)) for w, row in zip(words[1:], corrected[1:], strict=True)]
-        )
+        by_part = fused[1:]
         return by_part.max(0) + PART_BLEND * whole, by_part.argmax(0)
 
-    def _fuse(self, words: list[str], cosines: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def _fuse(self, words: list[list[str]], cosines: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Per text (a row): LEXICAL_WEIGHT * BM25 / best + DENSE_WEIGHT * cosine / best over the
+        skills the text reaches, scaled to a best of 1."""
         import numpy as np
 
-        lexical = _scaled(self._lexical(words))
+        lexical = _scaled(np.stack([self._lexical(w) for w in words]))
         reached = (lexical > 0) | (cosines >= DENSE_MATCH)
-        if len(cosines) > DENSE_CANDIDATES:
-            reached[np.argpartition(-cosines, DENSE_CANDIDATES)[:DENSE_CANDIDATES]] = True
+        if cosines.shape[1] > DENSE_CANDIDATES:
+            # the DENSE_CANDIDATES nearest; a row with that many at DENSE_MATCH or more has them already
+            short = np.flatnonzero((cosines >= DENSE_MATCH).sum(axis=1) < DENSE_CANDIDATES)
+            if len(short):
+                nearest = np.argpartition(-cosines[short], DENSE_CANDIDATES, axis=1)[:, :DENSE_CANDIDATES]
+                rows = reached[short]
+                np.put_along_axis(rows, nearest, True, axis=1)
+                reached[short] = rows
         else:
             reached[:] = True
         dense = _scaled(np.where(reached, np.maximum(cosines, 0.0), 0.0))
-        return LEXICAL_WEIGHT * lexical + DENSE_WEIGHT * dense
+        return _scaled(LEXICAL_WEIGHT * lexical + DENSE_WEIGHT * dense)
 
     def _lexical(self, words: list[str]) -> npt.NDArray[np.float64]:
-        """BM25 of `text` per skill (best parts and coverage), from per-word part matches cached
-        for the life of the index."""
+        """BM25 of the words per skill (best part and words across parts), from per-word matches
+        cached for the life of the index."""
         matches = []
         for word in words:
             found = self._words.get(word)
             if found is None:
-                found = self.lexical.word_parts(word)
-                self._held += len(found[0])
+                found = self.lexical.word_match(word)
+                size = len(found.parts) + len(found.skills)
+                self._held += size
                 if self._held > MAX_CACHED_POSTINGS:
                     self._words.clear()
-                    self._held = len(found[0])
+                    self._held = size
                 self._words[word] = found
             matches.append(found)
         return self.lexical.combine(matches)
@@ -198,8 +207,15 @@ class HybridIndex:
 
 
 def _scaled(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    top = float(scores.max()) if len(scores) else 0.0
-    return scores / top if top > 0 else scores * 0.0
+    """Each row divided by its best (a row of no positive score: zeros)."""
+    import numpy as np
+
+    if scores.size == 0:
+        return scores
+    top = scores.max(axis=-1, keepdims=True)
+    scaled: npt.NDArray[np.float64] = np.zeros_like(scores, dtype=np.float64)
+    np.divide(scores, top, out=scaled, where=top > 0)
+    return scaled
 
 
 class Ranker:

@@ -32,6 +32,18 @@ if TYPE_CHECKING:  # numpy loads with the first search, not at startup
 
     WordParts = tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]
 
+
+@dataclass(frozen=True)
+class WordMatch:
+    """One query word's BM25 contribution: per part (`parts` in order, `values`), and per skill
+    (`skills` in order, `best`: its best part's value)."""
+
+    parts: npt.NDArray[np.intp]
+    values: npt.NDArray[np.float64]
+    skills: npt.NDArray[np.intp]
+    best: npt.NDArray[np.float64]
+
+
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -314,34 +326,44 @@ class SearchIndex:
         """Each matched skill's score (by index) for `query`."""
         import numpy as np
 
-        array_ = self.combine([self.word_parts(word) for word in dict.fromkeys(tokenize(query))])
+        array_ = self.combine([self.word_match(word) for word in dict.fromkeys(tokenize(query))])
         matched = np.flatnonzero(array_ > 0)
         return dict(zip(matched.tolist(), array_[matched].tolist(), strict=True))
 
-    def combine(self, words: Sequence[WordParts]) -> npt.NDArray[np.float64]:
-        """Skill scores (an array in name order) from each query word's match per part."""
+    def combine(self, words: Sequence[WordMatch]) -> npt.NDArray[np.float64]:
+        """Skill scores (an array in name order) from each query word's matches."""
         import numpy as np
 
         scores = np.zeros(len(self.names))
-        words = [w for w in words if len(w[0])]
+        words = [w for w in words if len(w.parts)]
         if not words:
             return scores
         owner = self._owner_array()
-        parts = np.concatenate([w[0] for w in words])
-        part_sums = np.bincount(parts, weights=np.concatenate([w[1] for w in words]), minlength=len(owner))
-        touched = np.flatnonzero(part_sums)  # in part order, so each skill's parts are one run
-        skills, starts = _runs(owner[touched])
-        best = np.maximum.reduceat(part_sums[touched], starts)
-        coverage = np.zeros(len(self.names))
-        for indexes, values in words:  # each word's parts are in order too
-            mine, first = _runs(owner[indexes])
-            coverage[mine] += np.maximum.reduceat(values, first)
+        parts = np.concatenate([w.parts for w in words])
+        values = np.concatenate([w.values for w in words])
+        if len(words) == 1:
+            touched, part_sums = parts, values
+        elif len(parts) * 8 < len(owner):  # few postings: sort them (each word's are sorted runs)
+            order = np.argsort(parts, kind="stable")
+            touched, starts = _runs(parts[order])
+            part_sums = np.add.reduceat(values[order], starts)
+        else:  # many: one pass over all parts
+            sums = np.bincount(parts, weights=values, minlength=len(owner))
+            touched = np.flatnonzero(sums)
+            part_sums = sums[touched]
+        skills, first = _runs(owner[touched])  # parts are in skill order: each skill's are one run
+        best = np.maximum.reduceat(part_sums, first)
+        coverage = np.bincount(
+            np.concatenate([w.skills for w in words]),
+            weights=np.concatenate([w.best for w in words]),
+            minlength=len(self.names),
+        )
         scores[skills] = (1 - COVERAGE) * best + COVERAGE * coverage[skills]
         return scores
 
-    def word_parts(self, word: str) -> WordParts:
-        """One query word's BM25 contribution per part, (part indexes in order, values): its best
-        variant (exact, prefix, typo)."""
+    def word_match(self, word: str) -> WordMatch:
+        """One query word's BM25 contribution per part and per skill: its best variant (exact,
+        prefix, typo)."""
         import numpy as np
 
         pieces = [
@@ -350,15 +372,18 @@ class SearchIndex:
             for v, weight in self._variants_of(word)
         ]  # fmt: skip
         if not pieces:
-            return np.zeros(0, dtype=np.intp), np.zeros(0)
-        if len(pieces) == 1:
-            return pieces[0]
-        parts = np.concatenate([p[0] for p in pieces])
-        values = np.concatenate([p[1] for p in pieces])
-        order = np.lexsort((-values, parts))  # by part, best value first
-        parts, values = parts[order], values[order]
-        first = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
-        return parts[first], values[first]
+            empty = np.zeros(0, dtype=np.intp)
+            return WordMatch(empty, np.zeros(0), empty, np.zeros(0))
+        parts, values = pieces[0]
+        if len(pieces) > 1:
+            parts = np.concatenate([p[0] for p in pieces])
+            values = np.concatenate([p[1] for p in pieces])
+            order = np.lexsort((-values, parts))  # by part, best value first
+            parts, values = parts[order], values[order]
+            first = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
+            parts, values = parts[first], values[first]
+        skills, starts = _runs(self._owner_array()[parts])  # parts are in order: each skill's are a run
+        return WordMatch(parts, values, skills, np.maximum.reduceat(values, starts))
 
     def coverage(self, words: Sequence[str]) -> float:
         """The largest share of the words' weight (idf) that one skill matches, by any variant: 0
