@@ -101,6 +101,7 @@ def test_the_floor_tells_nearest_from_found(hybrid, embedder):
 
 @pytest.mark.anyio
 async def test_list_skills_says_when_nothing_matches_and_which_part_each_skill_matched():
+    from skillgate.base.cursor import encode_cursor
     from skillgate.tools.models import SkillPage
     from tests.conftest import gateway_client, text_of
 
@@ -110,6 +111,10 @@ async def test_list_skills_says_when_nothing_matches_and_which_part_each_skill_m
         found = await client.call_tool(
             "list_skills", {"query": "what time is it in Tokyo, then show the last commits of the repo"}
         )
+        past = await client.call_tool(  # a page past the end: nothing listed, so no "nearest" header
+            "list_skills", {"query": "order a large pepperoni pizza to my flat", "cursor": encode_cursor(50)}
+        )
+    assert "nearest" not in text_of(past) and "noMatch" not in (past.structured_content or {})
     assert nothing.structured_content is not None and found.structured_content is not None
     page = SkillPage.model_validate(nothing.structured_content)
     assert page.no_match is True and page.skills  # the nearest are still shown
@@ -120,3 +125,37 @@ async def test_list_skills_says_when_nothing_matches_and_which_part_each_skill_m
     assert matched["time-zones"] == "what time is it in Tokyo"
     assert matched["git-history"] == "show the last commits of the repo"
     assert "(matched: 'what time is it in Tokyo')" in text_of(found)
+
+
+def test_a_request_whose_own_text_is_the_oldest_cached_one_is_still_embedded(monkeypatch):
+    import skillgate.search.hybrid as hybrid_module
+
+    monkeypatch.setattr(hybrid_module, "QUERY_CACHE", 2)
+    index = Ranker(BuiltinEmbedder()).index(DOCS, Path("/cache-order"))
+    index.search("weather forecast")
+    index.search("git commit")
+    assert index.find("weather forecast, post a message to the team").hits  # evicted its own text once
+
+
+def test_the_floor_looks_only_at_the_skills_a_profile_admits(hybrid):
+    hidden = hybrid.find("post a slack message to the team channel", keep=lambda name: name != "slack")
+    assert hybrid.find("post a slack message to the team channel").above
+    assert hidden.hits and "slack" not in [h.name for h in hidden.hits]
+    assert not HybridIndex(DOCS, None, None).find("slack", keep=lambda name: name != "slack").above
+
+
+def test_a_common_word_is_not_made_rare_by_a_rare_word_it_starts():
+    docs = [SearchDocument(f"lister-{i}", "list things") for i in range(50)]
+    index = HybridIndex([*docs, SearchDocument("radio", "listen to the radio")], None, None)
+    assert index.lexical.coverage(["list"]) <= 1.0
+
+
+def test_a_skill_reached_by_no_part_names_no_part(hybrid):
+    for hit in hybrid.search("weather. convert currency amounts. translate text languages", 10):
+        assert hit.part in (None, "convert currency amounts", "translate text languages")
+        if hit.part is not None:
+            assert hybrid.find(hit.part).hits
+
+
+def test_a_query_with_a_lone_surrogate_is_searched(hybrid):
+    assert hybrid.find("time \udcff zone").hits  # a command-line argument that was not UTF-8

@@ -103,7 +103,7 @@ class BuiltinEmbedder:
 
         table, tokenizer = self._load()
         encoded = tokenizer.encode_batch(  # type: ignore[attr-defined]
-            [t[:MAX_TEXT_CHARS] for t in texts], add_special_tokens=False
+            [_encodable(t[:MAX_TEXT_CHARS]) for t in texts], add_special_tokens=False
         )
         out = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
         for row, encoding in enumerate(encoded):
@@ -132,6 +132,11 @@ def _mapped_table(path: Path, name: str) -> Vectors:
         raise ValueError(f"{path.name}: {name} has {end - start} bytes, not {rows}x{columns} {spec['dtype']}")
     table: Vectors = np.memmap(path, dtype=dtype, mode="r", offset=8 + size + start, shape=(rows, columns))
     return table
+
+
+def _encodable(text: str) -> str:
+    """`text` with lone surrogates (from bytes that were not UTF-8) replaced: the tokenizer refuses them."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 class HttpEmbedder:

@@ -115,7 +115,9 @@ class HybridIndex:
         if vectors is None or self.dense is None or vectors.shape[1] != self.dense.dim:
             # no embedder, it is down, or the model behind its name changed since the build: BM25 alone
             hits, total = self.lexical.top(query, count, keep)
-            return Found(hits, total, bool(hits) and self._words_match(words))
+            calibrated = self._embedder is None or self._embedder.chance_cosine is not None
+            above = not calibrated or self._words_match(words, self._admitted(keep))
+            return Found(hits, total, bool(hits) and above)
         import numpy as np
 
         similarities = self.dense.similarities(vectors)
@@ -124,17 +126,30 @@ class HybridIndex:
         order = matched[np.lexsort((matched, -scores[matched]))].tolist()  # index order is name order
         if keep is not None:
             order = [i for i in order if keep(self.names[i])]
-        named = parts if len(texts) > 1 else [None]
+        named = [*parts, None] if len(texts) > 1 else [None]  # -1: no part of it matched
         hits = [Hit(self.names[i], round(float(scores[i]), 4), named[part[i]]) for i in order[:count]]
         assert self._embedder is not None
         chance = self._embedder.chance_cosine
-        above = chance is None or float(similarities.max(initial=-1.0)) >= chance or self._words_match(words)
+        if chance is None:  # not calibrated for this model: the floor does not apply
+            return Found(hits, len(order), bool(hits))
+        admitted = self._admitted(keep)
+        nearest = similarities[:, admitted] if admitted is not None else similarities
+        above = float(nearest.max(initial=-1.0)) >= chance or self._words_match(words, admitted)
         return Found(hits, len(order), bool(hits) and above)
 
-    def _words_match(self, words: list[list[str]]) -> bool:
-        """The floor's lexical half: one skill has FLOOR_COVERAGE of the words' weight, of the whole
-        request or of one of its parts."""
-        return max(self.lexical.coverage(w) for w in words) >= FLOOR_COVERAGE
+    def _admitted(self, keep: Callable[[str], bool] | None) -> npt.NDArray[np.intp] | None:
+        """The indexes of the skills `keep` admits (None: all): what the floor may look at, so a
+        skill hidden from a profile never decides whether the visible ones match."""
+        import numpy as np
+
+        if keep is None:
+            return None
+        return np.asarray([i for i, name in enumerate(self.names) if keep(name)], dtype=np.intp)
+
+    def _words_match(self, words: list[list[str]], admitted: npt.NDArray[np.intp] | None = None) -> bool:
+        """The floor's lexical half: one admitted skill has FLOOR_COVERAGE of the words' weight, of
+        the whole request or of one of its parts."""
+        return max(self.lexical.coverage(w, admitted) for w in words) >= FLOOR_COVERAGE
 
     def _scores(
         self, words: list[list[str]], similarities: npt.NDArray[np.float32]
@@ -149,7 +164,8 @@ class HybridIndex:
         if len(words) == 1:
             return whole, np.zeros(len(whole), dtype=np.intp)
         by_part = fused[1:]
-        return by_part.max(0) + PART_BLEND * whole, by_part.argmax(0)
+        best = by_part.max(0)
+        return best + PART_BLEND * whole, np.where(best > 0, by_part.argmax(0), -1)
 
     def _fuse(self, words: list[list[str]], cosines: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Per text (a row): LEXICAL_WEIGHT * BM25 / best + DENSE_WEIGHT * cosine / best over the
@@ -192,18 +208,19 @@ class HybridIndex:
         import numpy as np
 
         assert self._embedder is not None
-        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        found = {t: self._queries[t] for t in dict.fromkeys(texts) if t in self._queries}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             vectors = self._embedder.embed(missing)
             if vectors is None:
                 return None
-            for text, vector in zip(missing, vectors, strict=True):
-                self._queries[text] = vector
-            while len(self._queries) > QUERY_CACHE:
-                self._queries.popitem(last=False)
-        for text in texts:
+            found.update(zip(missing, vectors, strict=True))
+        for text, vector in found.items():  # this request's texts are the newest
+            self._queries[text] = vector
             self._queries.move_to_end(text)
-        return np.stack([self._queries[t] for t in texts])
+        while len(self._queries) > QUERY_CACHE:
+            self._queries.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
 
 def _scaled(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -149,7 +149,7 @@ K1, B = 1.2, 0.75
 B_TOOL = 1.0  # full length normalisation for tools: repeating a description adds nothing
 TOOL_PIVOT = 16  # words of a typical tool (name and description)
 COVERAGE = 0.25  # the share of a skill's score from words matched across its parts
-MAX_CACHED_POSTINGS = 4_000_000  # per-word arrays kept between queries: at most ~50 MB
+MAX_CACHED_POSTINGS = 4_000_000  # per-word arrays kept between queries: about 64 MB per cache
 
 
 def tokenize(text: str) -> list[str]:
@@ -385,21 +385,24 @@ class SearchIndex:
         skills, starts = _runs(self._owner_array()[parts])  # parts are in order: each skill's are a run
         return WordMatch(parts, values, skills, np.maximum.reduceat(values, starts))
 
-    def coverage(self, words: Sequence[str]) -> float:
-        """The largest share of the words' weight (idf) that one skill matches, by any variant: 0
-        when no skill has any of them, 1 when one skill has them all. A word no skill has weighs
-        as much as the rarest word."""
+    def coverage(self, words: Sequence[str], admitted: npt.NDArray[np.intp] | None = None) -> float:
+        """The largest share of the words' weight (idf) that one skill (of `admitted`, or any)
+        matches, by any variant: 0 when no skill has any of them, 1 when one skill has them all.
+        A word no skill has weighs as much as the rarest word; a variant counts for no more than
+        the word itself (a common word is not made rare by a rare word it starts)."""
         import numpy as np
 
         if not self.names or not words:
             return 0.0
         rarest = math.log(len(self.names) + 1)
-        total = sum(self._idf.get(word, rarest) for word in words)
+        weights = [self._idf.get(word, rarest) for word in words]
         reached = np.zeros(len(self.names))
-        for word in words:
+        for word, weight in zip(words, weights, strict=True):
             skills, values = self._reach_of(word)
-            reached[skills] += values
-        return float(reached.max() / total)
+            reached[skills] += np.minimum(values, weight)
+        if admitted is not None:
+            reached = reached[admitted]
+        return float(reached.max(initial=0.0) / sum(weights))
 
     def _reach_of(self, word: str) -> WordParts:
         """The skills a word reaches by any variant, each with the variant's idf (times its weight)."""

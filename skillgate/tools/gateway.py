@@ -128,7 +128,7 @@ class Gateway:
             found = self.index(catalog).find(query, offset + limit, view.admits)
             ranked = [(catalog.skills[h.name], h) for h in found.hits]
             total = found.total
-            no_match = True if ranked and not found.above else None
+            no_match = True if ranked[offset : offset + limit] and not found.above else None
         else:
             ranked = [(skill, None) for skill in catalog if view.admits(skill.name)]
             total = len(ranked)
