@@ -6,11 +6,13 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 from pydantic import TypeAdapter
 
+from skillgate.skills.catalog import Catalog
 from skillgate.skills.profile import Profile
 from tests.conftest import gateway_client, write_skill
 
@@ -131,3 +133,36 @@ async def test_prompts_resources_and_skills_respect_the_profile(catalog: Path) -
             await client.read_resource("skill://secret-ops/SKILL.md")
         with pytest.raises(MCPError):
             await skills_get(client, "skill://secret-ops/SKILL.md")
+
+
+async def test_a_skill_of_twenty_thousand_files_serves_its_first_thousand_and_holds_up_no_one(
+    tmp_path: Path,
+) -> None:
+    big = write_skill(tmp_path, "big", "Many files.")
+    (big / "data").mkdir()
+    for i in range(20_000):  # the first 1,000 (the served ones) of 100 kB each
+        (big / "data" / f"f{i:05}.bin").write_bytes(i.to_bytes(4, "big") * (25_000 if i < 1_000 else 1))
+    write_skill(tmp_path, "small", "A small skill.")
+    catalog = Catalog.load(tmp_path)
+    (warning,) = [d for d in catalog.diagnostics if d.code == "SG306"]
+    assert "20,000 files; the first 1,000 in path order are served" in warning.message
+    assert len(catalog.skills["big"].files) == 1_000
+    async with gateway_client(tmp_path) as (client, _):
+        done: list[str] = []
+
+        async def listing() -> None:
+            entries = (await skills_list(client))["skills"]
+            assert [len(e["resources"]) for e in entries] == [1_001, 1]  # SKILL.md and the files
+            done.append("skills/list")
+
+        async def searching() -> None:
+            await anyio.sleep(0)  # let skills/list start hashing first
+            result = await client.call_tool("list_skills", {"query": "small skill"})
+            assert not result.is_error
+            done.append("list_skills")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listing)
+            tg.start_soon(searching)
+    # 100 MB hashed for skills/list, in a thread: the other request was answered meanwhile
+    assert done == ["list_skills", "skills/list"]

@@ -1,5 +1,5 @@
 """The wire, fuzzed: generated JSON-RPC lines sent to skillgate over stdio with the fast path on
-and off (off: the SDK's own stdio transport and session, end to end).
+and off (off: no lane; the SDK's session answers every request).
 
 Each example is a batch of lines written in one go — meta-tool calls with ids of every type
 (duplicates, "5" beside 5, floats, null, lists), arguments with lone surrogates, huge numbers
@@ -7,8 +7,9 @@ and odd progress tokens, cancellations of calls in flight (by the same id, by it
 odd values), and garbage (BOM, broken JSON, batches) — then a probe call. The properties:
 the server stays up and the probe is answered; every request the SDK's parser reads as a
 request gets exactly one answer with its own id, unless a cancellation the SDK honours names
-it; nothing answers an id that was not sent; and the two paths give the same answers and the
-same audit lines. Bounded and derandomized in `make test`; `make fuzz` searches wider.
+it; every line that is not a message gets JSON-RPC's error answer (-32700 or -32600, with its
+id when it has a valid one, else null); nothing else is answered; and the two paths give the
+same answers and the same audit lines. Bounded and derandomized in `make test`; `make fuzz` searches wider.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from mcp.shared.dispatcher import coerce_request_id
+from pydantic import ValidationError
 
 from tests.conftest import REPO, faulty_server, write_skill
 
@@ -238,10 +240,17 @@ def expected_answers(lines: list[str]) -> Counter[Any]:
     none for a request whose id a later cancellation names while it is the newest with that id."""
     requests: list[types.JSONRPCRequest] = []
     cancelled: set[int] = set()
+    refused: Counter[Any] = Counter()
     for line in lines:
+        if not line:
+            continue
         try:
             message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-        except Exception:
+        except ValidationError as exc:
+            refused[json.dumps(refused_id(line, exc))] += 1
+            continue
+        if isinstance(message, types.JSONRPCNotification) and "id" in (loaded(line) or {}):
+            refused["null"] += 1  # an id that is no id: invalid, never a notification
             continue
         if isinstance(message, types.JSONRPCRequest):
             requests.append(message)
@@ -257,7 +266,24 @@ def expected_answers(lines: list[str]) -> Counter[Any]:
                     and "wait_for_cancel" in json.dumps(requests[newest[-1]].params)
                 ):
                     cancelled.add(newest[-1])
-    return Counter(json.dumps(r.id) for i, r in enumerate(requests) if i not in cancelled)
+    return Counter(json.dumps(r.id) for i, r in enumerate(requests) if i not in cancelled) + refused
+
+
+def loaded(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def refused_id(line: str, exc: ValidationError) -> Any:
+    """JSON-RPC's rule for the id of an error answer: the request's, when it can be read and is a
+    string or an integer; else null (not JSON, a batch, no object, an id of another type)."""
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        return None
+    raw = loaded(line)
+    key = raw.get("id") if isinstance(raw, dict) else None
+    return key if isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool)) else None
 
 
 def run(gateway: Gateway, lines: list[str]) -> list[dict[str, Any]]:
@@ -336,8 +362,9 @@ def test_a_lone_surrogate_in_call_arguments_never_reaches_the_upstream_and_the_s
 ) -> None:
     surrogate = ("call_skill", {"name": "faults", "tool": "echo", "arguments": {"text": "\ud800"}}, {}, {})
     answers = both(gateways, [("call", 1, surrogate), ("call", 2, ECHO)])
-    called = [a["id"] for a in answers if not str(a["id"]).startswith("probe")]
-    assert called == [2]  # the SDK's parser cannot read the first line: it is not a request at all
+    called = {json.dumps(a["id"]): a for a in answers if not str(a["id"]).startswith("probe")}
+    assert sorted(called) == ["2", "null"]  # the first line is not JSON the parser takes: no request
+    assert called["null"]["error"]["code"] == types.PARSE_ERROR and "result" in called["2"]
 
 
 def test_two_requests_with_one_id_in_one_read_are_each_answered_once(gateways: Any) -> None:
@@ -453,3 +480,53 @@ def test_a_call_still_running_when_the_client_closes_stdin_gets_the_sdks_closing
             lines.append(json.loads(gateway.lines.get()))
         answers.append([line for line in lines if line.get("id") == 1])
     assert answers[0] == answers[1]
+
+
+# -- lines that are not messages get JSON-RPC's answers (issue 22) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "key"),
+    [
+        ("not json at all", types.PARSE_ERROR, None),
+        ('{"jsonrpc": "2.0", "id": 9, "method": "ping"', types.PARSE_ERROR, None),
+        ('{"jsonrpc": "2.0", "id": 9, "method": "ping", "params": {"x": "\\ud800"}}', -32700, None),
+        ("\udcff\udcfe", types.PARSE_ERROR, None),  # bytes that are not UTF-8
+        (json.dumps([{"jsonrpc": "2.0", "id": 1, "method": "ping"}]), types.INVALID_REQUEST, None),
+        ("[]", types.INVALID_REQUEST, None),
+        ('"a string"', types.INVALID_REQUEST, None),
+        ('{"jsonrpc": "2.0", "id": true, "method": "ping"}', types.INVALID_REQUEST, None),
+        ('{"jsonrpc": "2.0", "id": null, "method": "ping"}', types.INVALID_REQUEST, None),
+        ('{"jsonrpc": "2.0", "id": {}, "method": "ping"}', types.INVALID_REQUEST, None),
+        ('{"jsonrpc": "2.0", "id": 1.5, "method": "ping"}', types.INVALID_REQUEST, None),
+        ('{"jsonrpc": "1.0", "id": 7, "method": "ping"}', types.INVALID_REQUEST, 7),
+        ('{"jsonrpc": "2.0", "id": "eight"}', types.INVALID_REQUEST, "eight"),
+    ],
+    ids=[
+        "not-json", "cut-short", "lone-surrogate", "not-utf8", "batch", "empty-batch", "not-an-object",
+        "id-true", "id-null", "id-object", "id-float", "jsonrpc-1.0", "no-method",
+    ],
+)  # fmt: skip
+def test_a_line_that_is_not_a_message_gets_json_rpcs_error_answer_and_the_next_call_works(
+    gateways: Any, line: str, code: int, key: Any
+) -> None:
+    for gateway in gateways[:2]:  # the fast path on, and off
+        gateway.send([line])
+        answer = gateway.receive()
+        assert answer["id"] == key and answer["error"]["code"] == code, answer
+        message = answer["error"]["message"]
+        assert answer["jsonrpc"] == "2.0" and message.startswith(("parse error", "invalid"))
+        probe = gateway.request(gateway.call("list_skills", {}, "after"))
+        assert "result" in probe
+
+
+def test_a_line_over_the_message_limit_is_refused_with_the_limit_named_and_the_next_call_works(
+    gateways: Any,
+) -> None:
+    for gateway in gateways[:2]:
+        gateway.send(["x" * (64 * 1024 * 1024 + 100)])
+        answer = gateway.receive()
+        assert answer["id"] is None and answer["error"]["code"] == types.INVALID_REQUEST
+        assert "at most 64 MiB" in answer["error"]["message"]
+        probe = gateway.request(gateway.call("list_skills", {}, "after-long"))
+        assert "result" in probe

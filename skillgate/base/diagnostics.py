@@ -35,6 +35,7 @@ CODES: dict[str, str] = {
     "SG303": "a relative link points to a file that does not exist",
     "SG304": "a file in the skill folder cannot be served (odd name, link, type or size)",
     "SG305": "the skill fails to render with its defaults (an undefined name, a variable with no default)",
+    "SG306": "the skill folder has more files than are served (1,000 per skill)",
     "SG401": "tools.lock.json cannot be read",
     "SG402": "tools.lock.json does not match the skill's mcp.json",
     "SG501": "the body is longer than the guidance (5,000 tokens or 500 lines)",

@@ -13,6 +13,7 @@ MCP_JSON_BYTES = 1_000_000
 LOCK_BYTES = 10_000_000
 INCLUDE_BYTES = 1_000_000
 SERVED_FILE_BYTES = 5_000_000  # a skill's other files (references, scripts, assets)
+SERVED_FILES = 1_000  # files served per skill (the first, in path order); the rest get SG306
 SETTINGS_BYTES = 1_000_000
 PATH_CHARS = 1_024  # a relative link, include or `file=` path
 

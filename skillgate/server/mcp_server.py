@@ -162,13 +162,15 @@ class SkillgateServer:
     async def _read_resource(
         self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        return self.resources.read_resource(str(params.uri))
+        return await anyio.to_thread.run_sync(self.resources.read_resource, str(params.uri))
 
+    # Reading files and hashing them (once per catalog generation) happen in a thread: a skill of
+    # many large files never holds up another client's request.
     async def _skills_list(self, ctx: ServerRequestContext[Any], params: SkillsListParams) -> dict[str, Any]:
-        return self.resources.list_skills(params.cursor)
+        return await anyio.to_thread.run_sync(self.resources.list_skills, params.cursor)
 
     async def _skills_get(self, ctx: ServerRequestContext[Any], params: SkillsGetParams) -> dict[str, Any]:
-        return self.resources.get_skill(params.uri)
+        return await anyio.to_thread.run_sync(self.resources.get_skill, params.uri)
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None

@@ -16,7 +16,6 @@ resource and no entry.
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 from typing import Any
 
@@ -56,10 +55,6 @@ def skill_uri(skill: Skill, catalog: Catalog, file: str = "SKILL.md") -> str:
     return f"{SCHEME}{skill_path(skill, catalog)}/{file}"
 
 
-def files_of(skill: Skill) -> list[str]:
-    return ["SKILL.md", *(f.path for f in skill.files)]
-
-
 def _read(skill: Skill, path: str) -> bytes:
     """A skill file's bytes; a file that changed into something unreadable is an invalid-params error."""
     if path != "SKILL.md":
@@ -78,23 +73,14 @@ def _read(skill: Skill, path: str) -> bytes:
 def entry(skill: Skill, catalog: Catalog) -> dict[str, Any]:
     """The SEP-2640 entry of a skill, with a sha256 digest of every file's bytes.
 
-    A file that cannot be read now (changed since the catalog loaded) is left out of this
-    entry; it never fails the listing of the other skills.
+    Digests are computed once per catalog generation (`Skill.digests`; callers run this off the
+    event loop). A file that cannot be read is left out of this entry; it never fails the
+    listing of the other skills.
     """
-    resources = []
-    for f in files_of(skill):
-        try:
-            data = _read(skill, f)
-        except MCPError:
-            logger.warning("skill %s: %s is not listed: it cannot be read now", skill.name, f)
-            continue
-        resources.append(
-            {
-                "uri": skill_uri(skill, catalog, f),
-                "size": len(data),
-                "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
-            }
-        )
+    resources = [
+        {"uri": skill_uri(skill, catalog, path), "size": size, "digest": digest}
+        for path, size, digest in skill.digests
+    ]
     return {
         "uri": skill_uri(skill, catalog),
         "frontmatter": skill.frontmatter.model_dump(by_alias=True, exclude_none=True),
@@ -118,8 +104,9 @@ def _locate(uri: str, catalog: Catalog, view: Profile) -> tuple[Skill, str]:
         rest = uri[len(SCHEME) :]
         for skill in _visible(catalog, view):
             prefix = skill_path(skill, catalog) + "/"
-            if rest.startswith(prefix) and rest[len(prefix) :] in files_of(skill):
-                return skill, rest[len(prefix) :]
+            path = rest[len(prefix) :]
+            if rest.startswith(prefix) and (path == "SKILL.md" or path in skill.file_index):
+                return skill, path
     raise MCPError(
         types.INVALID_PARAMS, f"no skill resource {uri!r}; list them with resources/list or skills/list"
     )

@@ -20,6 +20,7 @@ call never answered. Anything it is not sure of goes to the SDK.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -48,6 +49,9 @@ logger = logging.getLogger(__name__)
 # What the SDK's dispatcher answers a request still running when its connection closes.
 CLOSED = types.ErrorData(code=types.CONNECTION_CLOSED, message="Connection closed")
 SHUTDOWN_WRITE_SECONDS = 1.0
+TOO_LONG = (
+    f"invalid request: a message is at most {MESSAGE_BYTES // 2**20} MiB (one line); this one was longer"
+)
 NEWLINES = re.compile(r"\r\n|\r|\n")  # a text stream's universal newlines, as the SDK reads stdin
 
 
@@ -59,12 +63,70 @@ def _pipe_like(fd: int) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def parse(text: str) -> types.JSONRPCMessage | Exception:
-    """One line as the SDK's stdio reader parses it: the message, or the error the session drops."""
+@dataclass(frozen=True)
+class Refusal:
+    """The answer to a line that is not a message the session can take."""
+
+    answer: types.JSONRPCError
+
+
+def parse(text: str) -> types.JSONRPCMessage | Refusal:
+    """One line as the SDK's stdio reader parses it, or the JSON-RPC error that answers it.
+
+    The SDK's session drops a line it cannot read, and the client waits for its own timeout;
+    JSON-RPC answers it: -32700 (parse error) for a line that is not JSON, -32600 (invalid
+    request) for a batch (MCP has none), a value that is not an object, or a message that is not
+    one of MCP's, with the request's id when it has a valid one, else null. An `id` that is not a
+    string or an integer (true, {}, 1.5, null) makes it invalid too: the SDK would take it for a
+    notification and never answer.
+    """
     try:
-        return types.jsonrpc_message_adapter.validate_json(text, by_name=False)
-    except Exception as exc:
-        return exc
+        message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+    except ValidationError as exc:
+        return _refusal(text, exc)
+    if isinstance(message, types.JSONRPCNotification) and '"id"' in text:
+        raw = _json(text)
+        if isinstance(raw, dict) and "id" in raw:
+            return Refusal(
+                _error(types.INVALID_REQUEST, "invalid request: 'id' must be a string or an integer")
+            )
+    return message
+
+
+def _refusal(text: str, exc: ValidationError) -> Refusal:
+    return Refusal(_problem(text, exc))
+
+
+def _problem(text: str, exc: ValidationError) -> types.JSONRPCError:
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        return _error(types.PARSE_ERROR, "parse error: the line is not JSON (or not UTF-8)")
+    raw = _json(text)
+    if isinstance(raw, list):
+        return _error(
+            types.INVALID_REQUEST,
+            "invalid request: JSON-RPC batches are not part of MCP; send one message per line",
+        )
+    if not isinstance(raw, dict):
+        return _error(types.INVALID_REQUEST, "invalid request: a message is a JSON object")
+    key = raw.get("id")
+    valid = isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool))
+    problem = (
+        "'jsonrpc' must be \"2.0\""
+        if raw.get("jsonrpc") != "2.0"
+        else "not a JSON-RPC request, notification or response"
+    )
+    return _error(types.INVALID_REQUEST, f"invalid request: {problem}", key if valid else None)
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _error(code: int, message: str, key: types.RequestId | None = None) -> types.JSONRPCError:
+    return types.JSONRPCError(jsonrpc="2.0", id=key, error=types.ErrorData(code=code, message=message))
 
 
 def has_modern_envelope(params: Any) -> bool:
@@ -216,9 +278,11 @@ class _Writer:
 
 @asynccontextmanager
 async def serving_streams(fast: FastPath | None = None) -> AsyncIterator[tuple[Any, Any]]:
-    """(read stream, write stream) of SessionMessages over stdin/stdout. With `fast`, the meta-tool
-    calls its lane takes are answered by it (pipes only); without, the SDK's own `stdio_server`."""
-    if fast is None or not (_pipe_like(0) and _pipe_like(1)):
+    """(read stream, write stream) of SessionMessages over stdin/stdout. Over pipes (how every MCP
+    client starts a server) lines are read here, so a line that is not a message gets its
+    JSON-RPC error (`parse`), and with `fast` the meta-tool calls its lane takes are answered by
+    it. A terminal or a file uses the SDK's own `stdio_server`."""
+    if not (_pipe_like(0) and _pipe_like(1)):
         async with stdio_server() as streams:
             yield streams
         return
@@ -236,29 +300,35 @@ async def serving_streams(fast: FastPath | None = None) -> AsyncIterator[tuple[A
     write_transport, write_protocol = await loop.connect_write_pipe(
         asyncio.streams.FlowControlMixin, os.fdopen(wire_out, "wb", buffering=0)
     )
-    lane = StdioLane(fast)
+    lane = StdioLane(fast) if fast is not None else None
     writer = _Writer(asyncio.StreamWriter(write_transport, write_protocol, None, loop), lane)
-    lane._outbound = WireOutbound(writer.notification)
+    if lane is not None:
+        lane._outbound = WireOutbound(writer.notification)
     to_server, from_client = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     to_client, from_server = anyio.create_memory_object_stream[SessionMessage](0)
 
     async def read(calls: anyio.abc.TaskGroup) -> None:
+        skipping = False  # the rest of a line over the limit is still coming
         async with to_server:
             while True:
                 try:
                     line = await reader.readline()
                 except (ValueError, asyncio.LimitOverrunError) as exc:  # a line over the limit
-                    await to_server.send(exc)
+                    skipping = "not found" in str(exc)  # asyncio kept no newline: the rest follows
+                    await writer.message(_error(types.INVALID_REQUEST, TOO_LONG))
                     continue
                 if not line:
                     return
+                if skipping:
+                    skipping = False
+                    continue
                 for text in NEWLINES.split(line.decode("utf-8", "replace")):
                     if not text:
                         continue
                     message = parse(text)
-                    if isinstance(message, Exception):
-                        await to_server.send(message)
-                    elif not lane.take(message, writer, calls):
+                    if isinstance(message, Refusal):  # answered here: the session would drop it
+                        await writer.message(message.answer)
+                    elif lane is None or not lane.take(message, writer, calls):
                         await to_server.send(SessionMessage(message))
 
     async def write() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import stat
 import zlib
@@ -13,13 +14,14 @@ from typing import Any
 
 from skillgate.base.errors import FileNotInSkill
 from skillgate.base.layout import servable
-from skillgate.base.limits import PATH_CHARS
+from skillgate.base.limits import PATH_CHARS, SKILL_MD_BYTES
 from skillgate.base.limits import SERVED_FILE_BYTES as MAX_FILE_BYTES
 from skillgate.base.reading import Unreadable, read_bytes
 from skillgate.skills.binding import ServerBinding
 from skillgate.skills.frontmatter import SkillFrontmatter
 from skillgate.skills.lock import LockFile
 
+logger = logging.getLogger(__name__)
 SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
 
 
@@ -55,6 +57,35 @@ class Skill:
         return (
             None if self.lock_data is None else LockFile.model_validate_json(zlib.decompress(self.lock_data))
         )
+
+    @functools.cached_property
+    def file_index(self) -> dict[str, SkillFile]:
+        """The listed files by path: built once per skill (a catalog generation), not per read."""
+        return {f.path: f for f in self.files}
+
+    @functools.cached_property
+    def root(self) -> Path:
+        """The skill folder, resolved once (read_file checks each target against it)."""
+        return self.dir.resolve()
+
+    @functools.cached_property
+    def digests(self) -> tuple[tuple[str, int, str], ...]:
+        """(path, size, "sha256:...") of SKILL.md and each listed file, hashed once per catalog
+        generation (the first listing asks; a reload makes new skills). A file that cannot be
+        read now is left out, never failing the others."""
+        import hashlib
+
+        found = []
+        for path in ("SKILL.md", *self.file_index):
+            try:
+                data = (
+                    self.read_file(path) if path != "SKILL.md" else read_bytes(self.skill_md, SKILL_MD_BYTES)
+                )
+            except (FileNotInSkill, Unreadable) as exc:
+                logger.warning("skill %s: %s is not listed: it cannot be read now (%s)", self.name, path, exc)
+                continue
+            found.append((path, len(data), "sha256:" + hashlib.sha256(data).hexdigest()))
+        return tuple(found)
 
     @functools.cached_property
     def variables(self) -> dict[str, str | None]:
@@ -103,7 +134,8 @@ class Skill:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("lock", None)  # cached: parsed again after unpickling, when needed
-        state.pop("variables", None)
+        for cached in ("variables", "file_index", "root", "digests"):
+            state.pop(cached, None)
         return state
 
     @property
@@ -124,15 +156,17 @@ class Skill:
         The path is looked up among the listed files before the file system is touched, so a
         NUL byte, a `..` or a link loop in it is just "not a file of this skill".
         """
-        listed = {f.path for f in self.files}
+        listed = self.file_index
         wanted = relative.removeprefix("./")
         if wanted not in listed:
-            available = ", ".join(sorted(listed)) or "none"
+            available = ", ".join(list(listed)[:50]) or "none"
+            if len(listed) > 50:
+                available += f" and {len(listed) - 50} more"
             raise FileNotInSkill(
                 f"{relative[:PATH_CHARS]!r} is not a file of skill {self.name!r}; paths are relative to "
                 f"the skill folder and must be one of: {available}"
             )
-        root = self.dir.resolve()
+        root = self.root
         try:
             target = (root / wanted).resolve(strict=True)
             if not target.is_relative_to(root):

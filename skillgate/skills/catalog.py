@@ -26,11 +26,11 @@ from skillgate.base.diagnostics import Diagnostic, Severity, sort_key
 from skillgate.base.disk_cache import DiskCache
 from skillgate.base.errors import SkillNotFound, UsageError
 from skillgate.base.layout import SKILL_FILES
-from skillgate.base.limits import SKILL_MD_BYTES
+from skillgate.base.limits import SERVED_FILES, SKILL_MD_BYTES
 from skillgate.base.reading import Unreadable, read_text
 from skillgate.base.wording import suggest
 from skillgate.skills.binding import ServerBinding, ServerEntry, merge_bindings, read_mcp_json
-from skillgate.skills.bundle import SKIP_DIRS, Skill, find_headings, list_files
+from skillgate.skills.bundle import SKIP_DIRS, Skill, SkillFile, find_headings, list_files
 from skillgate.skills.consistency import collisions, lock_mismatches, missing_files
 from skillgate.skills.frontmatter import normalize_name, parse_skill_file
 from skillgate.skills.lock import LOCK_NAME, read_lock
@@ -106,6 +106,9 @@ class Catalog:
                 Diagnostic.at(skill_dir / path, "SG304", f"not served: {why}", severity=Severity.WARNING)
                 for path, why in skipped
             ]
+            if len(files) > SERVED_FILES:
+                diagnostics.append(too_many_files(skill_dir, files))
+                files = files[:SERVED_FILES]
             skill = dataclasses.replace(hit.skill, files=files)
             if skill.name in skills:
                 first = display_path(skills[skill.name].skill_md, root, typed)
@@ -156,6 +159,17 @@ def display_path(path: Path, root: Path, typed: Path | None = None) -> str:
         return Path(os.path.relpath(path)).as_posix()
     except (ValueError, OSError):
         return str(path)
+
+
+def too_many_files(skill_dir: Path, files: tuple[SkillFile, ...]) -> Diagnostic:
+    return Diagnostic.at(
+        skill_dir / files[SERVED_FILES].path,
+        "SG306",
+        f"the skill folder has {len(files):,} files; the first {SERVED_FILES:,} in path order are served, "
+        f"this one and the {len(files) - SERVED_FILES - 1:,} after it are not. Move files the skill does "
+        "not need out of its folder (node_modules and __pycache__ are skipped)",
+        severity=Severity.WARNING,
+    )
 
 
 def _skill_dirs(root: Path) -> Iterator[tuple[Path, str]]:

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from skillgate.base import sdk_compat
 from skillgate.base.errors import SkillgateError, UpstreamTimeout, UpstreamUnavailable
+from skillgate.base.limits import MESSAGE_BYTES
 from skillgate.base.sdk_compat import Transport
 from skillgate.observe import tracing
 from skillgate.skills.binding import ServerBinding, expand, find_command
@@ -117,6 +118,7 @@ class Upstream:
         output-schema check, its timeout (the call is cancelled upstream) and progress by token."""
         seconds = timeout or self.call_timeout
         client = await self._wait_ready(seconds)
+        started = anyio.current_time()
         try:
             with tracing.upstream_span(self.name, tool):
                 result = await client.call_tool(
@@ -132,13 +134,16 @@ class Upstream:
                 f"{self.redact(str(exc))[:500]}"
             ) from None
         except MCPError as exc:
-            if exc.code == types.REQUEST_TIMEOUT:
+            # The SDK's own outcomes share their numbers with errors an upstream may send: a timeout
+            # is ours only once the time is up, a closed connection only once the transport ended.
+            if exc.code == types.REQUEST_TIMEOUT and anyio.current_time() - started >= seconds * 0.99:
                 raise UpstreamTimeout(
                     f"{tool!r} on server {self.name!r} did not answer within {seconds:g} s; the call was "
                     "cancelled. Retry, or raise 'timeout' for this server in the skill's mcp.json"
                 ) from None
-            if exc.code == types.CONNECTION_CLOSED:
-                self._mark_down()
+            if exc.code == types.CONNECTION_CLOSED and (self._client is not client or self._broken.is_set()):
+                # the transport really ended (the watch on its streams saw it); an upstream's own
+                # error -32000 (the same number) is that one call's error, below
                 raise UpstreamUnavailable(
                     f"server {self.name!r} closed the connection during {tool!r}; it is being restarted, "
                     "retry the call"
@@ -351,7 +356,10 @@ class Upstream:
         if kind == "sse":
             return watched(sse_client(url, headers=headers), self._mark_down)
         http = await stack.enter_async_context(sdk_compat.mcp_http_client(headers))
-        return watched(streamable_http_client(url, http_client=http), self._mark_down)
+        # one server-sent event carries one message: the same 64 MiB bound as a stdio line (the SDK's
+        # default, 1 MiB, refused real answers); over it, that call fails at once with the limit named
+        stream = streamable_http_client(url, http_client=http, max_sse_event_size=MESSAGE_BYTES)
+        return watched(stream, self._mark_down)
 
 
 async def _list_all_tools(client: Client, refresh: bool = False) -> list[types.Tool]:

@@ -5,6 +5,7 @@ lines it writes to stdout counted, its command found, and its failures described
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 import anyio
 from mcp import MCPError
 from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCMessage, JSONRPCNotification
 
 from skillgate.base.sdk_compat import Transport, TransportStreams
 
@@ -39,6 +41,11 @@ async def watched(transport: Transport, on_close: Callable[[], None]) -> AsyncIt
             try:
                 async with send:
                     async for message in read:
+                        if isinstance(message, SessionMessage) and not sane_numbers(message.message):
+                            logger.warning(
+                                "an upstream sent a progress notification with a number out of range; dropped"
+                            )
+                            continue
                         await send.send(message)
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 pass
@@ -51,6 +58,25 @@ async def watched(transport: Transport, on_close: Callable[[], None]) -> AsyncIt
                 yield receive, write
             finally:
                 tg.cancel_scope.cancel()
+
+
+def sane_numbers(message: JSONRPCMessage) -> bool:
+    """False for a progress notification whose `progress` or `total` no float can hold (a
+    400-digit integer, or Infinity/NaN): the SDK's float() of it would end the connection and
+    every call in flight on it. Such a notification is dropped; nothing else is looked at."""
+    if not isinstance(message, JSONRPCNotification) or message.method != "notifications/progress":
+        return True
+    params = message.params or {}
+    for key in ("progress", "total"):
+        value = params.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        try:
+            if not math.isfinite(float(value)):
+                return False
+        except OverflowError:
+            return False
+    return True
 
 
 class StderrRelay:
