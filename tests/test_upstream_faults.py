@@ -145,30 +145,15 @@ async def test_a_late_answer_after_the_calls_timeout_is_dropped_and_the_next_cal
         assert await pid_of(client) == before
 
 
-@pytest.fixture(params=[False, True], ids=["http-handshake", "http-2026"])
-def hostile_http(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
-    port = free_port()
-    argv = [
-        "-m",
-        "tests.servers.hostile",
-        str(tmp_path / "counts.txt"),
-        *(["--modern"] if request.param else []),
-    ]
-    with listening([sys.executable, *argv, "--http", str(port)], port, "/mcp", cwd=REPO) as url:
-        write_skill(tmp_path / "http", "hostile", servers={"h": {"url": url, "timeout": 3}})
-        yield tmp_path / "http"
-
-
 async def test_an_answer_over_the_message_limit_fails_its_call_at_once_with_the_limit_named(
-    hostile_http: Path,
+    hostile: Path,
 ) -> None:
-    """Over HTTP. Over stdio the SDK's reader has no limit and reads such a line for minutes
-    (it joins its buffer once per chunk); bounding it needs a stdio transport of our own (open)."""
-    async with gateway_client(hostile_http) as (client, _):
+    async with gateway_client(hostile) as (client, _):
         before = await pid_of(client)
         with anyio.fail_after(30):  # the call's own timeout is 3 s: this is "at once", loosely
             result = await client.call_tool("call_skill", call("over_limit"))
-        assert result.is_error and f"{64 * 1024 * 1024} byte limit" in text_of(result), text_of(result)[:300]
+        limit = "64 MiB limit" if hostile.name == "stdio" else f"{64 * 1024 * 1024} byte limit"
+        assert result.is_error and limit in text_of(result), text_of(result)[:300]
         assert await pid_of(client) == before
         counted = json.dumps(text_of(await client.call_tool("call_skill", call("fine"))))
         assert "fine" in counted

@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 import mcp_types as types
-from mcp import Client, MCPError, StdioServerParameters, stdio_client
+from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import Subscription
@@ -32,6 +32,7 @@ from skillgate.base.sdk_compat import Transport
 from skillgate.observe import tracing
 from skillgate.skills.binding import ServerBinding, expand, find_command
 from skillgate.upstream.secrets import Secrets
+from skillgate.upstream.stdio import stdio_transport
 from skillgate.upstream.transports import JunkLines, StderrRelay, describe, watched
 
 logger = logging.getLogger(__name__)
@@ -343,13 +344,14 @@ class Upstream:
                     f"its working folder {str(cwd)!r} does not exist; fix 'cwd' in mcp.json"
                 )
             errlog = self._stderr = stack.enter_context(StderrRelay(self.name, self.redact))
-            params = StdioServerParameters(
-                command=find_command(expand(entry.command, self._environ, name)),
-                args=[expand(a, self._environ, name) for a in entry.args],
-                env={k: expand(v, self._environ, name) for k, v in entry.env.items()},
-                cwd=cwd,
+            stdio = stdio_transport(
+                find_command(expand(entry.command, self._environ, name)),
+                [expand(a, self._environ, name) for a in entry.args],
+                {k: expand(v, self._environ, name) for k, v in entry.env.items()},
+                cwd,
+                errlog.writer,
             )
-            return watched(stdio_client(params, errlog=errlog.writer), self._mark_down)
+            return watched(stdio, self._mark_down)
         assert entry.url is not None
         url = expand(entry.url, self._environ, name)
         headers = {k: expand(v, self._environ, name) for k, v in entry.headers.items()}

@@ -1,0 +1,174 @@
+"""An upstream server over stdio: its process, and its messages one bounded line each.
+
+The SDK's `stdio_client` reads a server's stdout without a limit and joins its buffer once per
+chunk, so one 64 MiB line takes minutes and the call waits out its whole timeout. This transport
+keeps what the SDK's does (the same default environment, a new process group, stdin closed then
+the group terminated on the way out, lines parsed by `jsonrpc_message_adapter`) and bounds each
+line at MESSAGE_BYTES: a longer one is skipped to its end, and the request it answers (its `id`,
+read from the line's start) fails at once with the limit named.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import IO, Any
+
+import anyio
+import anyio.abc
+import mcp_types as types
+from mcp.client.stdio import get_default_environment
+from mcp.os.posix.utilities import terminate_posix_process_tree
+from mcp.shared.message import SessionMessage
+
+from skillgate.base.limits import MESSAGE_BYTES
+from skillgate.base.sdk_compat import TransportStreams
+
+logger = logging.getLogger("skillgate.upstream.connection")
+
+STDIN_CLOSE_GRACE = 2.0  # seconds a server has to exit once its stdin is closed (as the SDK waits)
+HEAD_BYTES = 65_536  # of a line over the limit, what is kept to find its id
+
+
+@asynccontextmanager
+async def stdio_transport(
+    command: str, args: Sequence[str], env: Mapping[str, str], cwd: Path, errlog: IO[Any]
+) -> AsyncIterator[TransportStreams]:
+    """The server's (read, write) streams of SessionMessages; the process is stopped on exit."""
+    process = await anyio.open_process(
+        [command, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errlog,
+        cwd=cwd,
+        env={**get_default_environment(), **env},
+        start_new_session=True,  # its children are stopped with it
+    )
+    read_send, read_receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    write_send, write_receive = anyio.create_memory_object_stream[SessionMessage](0)
+
+    async def reader() -> None:
+        assert process.stdout is not None
+        try:
+            async with read_send:
+                async for message in lines(process.stdout):
+                    await read_send.send(message)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            pass  # the session is gone, or the pipe broke: the read side ends either way
+
+    async def writer() -> None:
+        assert process.stdin is not None
+        try:
+            async with write_receive:
+                async for session_message in write_receive:
+                    data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                    await process.stdin.send(data.encode("utf-8") + b"\n")
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            await read_send.aclose()  # the server stopped reading: the session sees the end
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(reader)
+            tg.start_soon(writer)
+            try:
+                yield read_receive, write_send
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await stop(process)
+                tg.cancel_scope.cancel()
+    finally:
+        for stream in (read_receive, write_send):
+            stream.close()
+
+
+async def stop(process: anyio.abc.Process) -> None:
+    """Close its stdin, give it STDIN_CLOSE_GRACE seconds, then terminate its process group."""
+    if process.stdin is not None:
+        with suppress(OSError, anyio.BrokenResourceError):
+            await process.stdin.aclose()
+    with anyio.move_on_after(STDIN_CLOSE_GRACE):
+        await process.wait()
+        return
+    await terminate_posix_process_tree(process)
+
+
+async def lines(stdout: anyio.abc.ByteReceiveStream) -> AsyncIterator[SessionMessage | Exception]:
+    """The server's messages, a line each, as the SDK's reader parses them (an unreadable line is
+    an exception the session counts as junk). A line over MESSAGE_BYTES becomes the error answer
+    to the request it names, or junk when it names none."""
+    buffer = bytearray()
+    skipped: bytes | None = None  # the start of a line over the limit, while its end is awaited
+    async for chunk in stdout:
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0 or start < len(chunk):
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            start = len(chunk) if end < 0 else end + 1
+            if skipped is not None:
+                skipped += piece[: max(HEAD_BYTES - len(skipped), 0)]
+            else:
+                buffer += piece
+                if len(buffer) > MESSAGE_BYTES:
+                    skipped = bytes(buffer[:HEAD_BYTES])
+                    buffer.clear()
+            if end < 0:
+                break
+            if skipped is not None:
+                yield over_limit(skipped)
+                skipped = None
+            elif buffer.strip():
+                yield parse(bytes(buffer))
+            buffer.clear()
+
+
+def parse(line: bytes) -> SessionMessage | Exception:
+    try:
+        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+    except ValueError as exc:
+        return exc
+
+
+def over_limit(head: bytes) -> SessionMessage | Exception:
+    """The error answer for the request a too-long line answers (found from its start)."""
+    request_id = top_level_id(head.decode("utf-8", "replace"))
+    problem = f"the server sent a message over the {MESSAGE_BYTES // 2**20} MiB limit; it was dropped"
+    if request_id is None:
+        logger.warning("an upstream %s, which answered no request we can name", problem)
+        return ValueError(problem)
+    error = types.ErrorData(code=types.INTERNAL_ERROR, message=problem)
+    return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error))
+
+
+def top_level_id(text: str) -> types.RequestId | None:
+    """The `id` member of the JSON object `text` starts (a string or an integer), if it comes
+    before the text ends: read by depth, so an "id" inside the result is never taken for it."""
+    decoder = json.JSONDecoder()
+    depth, i = 0, 0
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            try:
+                key, after = decoder.raw_decode(text, i)
+            except ValueError:
+                return None
+            rest = text[after:].lstrip()
+            if depth == 1 and key == "id" and rest.startswith(":"):
+                value_at = len(text) - len(rest[1:].lstrip())
+                try:
+                    value, end = decoder.raw_decode(text, value_at)
+                except ValueError:
+                    return None
+                ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+                ok = ok and end < len(text)  # a number the cut ended may have had more digits
+                return value if ok else None
+            i = after
+            continue
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+        i += 1
+    return None

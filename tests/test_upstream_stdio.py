@@ -1,0 +1,101 @@
+"""The stdio upstream transport's line reading (skillgate/upstream/stdio.py): however the bytes
+arrive, each line is the message the SDK's parser reads; a line over the limit becomes the error
+answer to the request it names, and the lines after it are read as before."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import anyio
+import mcp_types as types
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import skillgate.upstream.stdio as stdio
+
+MESSAGES = st.lists(
+    st.one_of(
+        st.builds(lambda i: {"jsonrpc": "2.0", "id": i, "result": {"content": []}}, st.integers(0, 99)),
+        st.builds(
+            lambda t: {"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": t}}, st.text()
+        ),
+        st.just("not json"),
+    ),
+    max_size=6,
+)
+
+
+class Chunks(anyio.abc.ByteReceiveStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        if not self.chunks:
+            raise anyio.EndOfStream
+        return self.chunks.pop(0)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def read(data: bytes, cuts: list[int]) -> list[Any]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    chunks = [data[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+    async def collect() -> list[Any]:
+        return [m async for m in stdio.lines(Chunks(chunks))]
+
+    return anyio.run(collect)
+
+
+def shown(item: Any) -> Any:
+    return (
+        item.message.model_dump(by_alias=True, exclude_unset=True)
+        if not isinstance(item, Exception)
+        else "junk"
+    )
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(MESSAGES, st.lists(st.integers(0, 10_000), max_size=8))
+def test_every_line_is_read_as_the_sdk_reads_it_however_the_bytes_arrive(
+    messages: list[Any], cuts: list[int]
+) -> None:
+    lines = [m if isinstance(m, str) else json.dumps(m) for m in messages]
+    data = "".join(line + "\n" for line in lines).encode()
+    expected = []
+    for line in lines:
+        try:
+            expected.append(
+                types.jsonrpc_message_adapter.validate_json(line, by_name=False).model_dump(
+                    by_alias=True, exclude_unset=True
+                )
+            )
+        except ValueError:
+            expected.append("junk")
+    assert [shown(m) for m in read(data, cuts)] == expected
+
+
+def test_a_line_over_the_limit_answers_its_request_with_the_limit_and_the_next_line_is_read(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(stdio, "MESSAGE_BYTES", 1000)
+    long = json.dumps({"jsonrpc": "2.0", "result": {"id": "inner", "text": "x" * 5000}, "id": 7})
+    after = json.dumps({"jsonrpc": "2.0", "id": 8, "result": {}})
+    got = read((long + "\n" + after + "\n").encode(), [10, 700, 1500, 4000])
+    assert len(got) == 2
+    error, fine = (m.message for m in got)
+    assert isinstance(error, types.JSONRPCError) and error.id == 7 and "limit" in error.error.message
+    assert isinstance(fine, types.JSONRPCResponse) and fine.id == 8
+
+
+def test_the_id_of_a_cut_line_is_read_at_the_top_level_only() -> None:
+    assert stdio.top_level_id('{"jsonrpc": "2.0", "id": "a\\"b", "result": {') == 'a"b'
+    assert stdio.top_level_id('{"result": {"id": 1, "list": [{"id": 2}]}, "id": 3, "x": "') == 3
+    assert stdio.top_level_id('{"result": {"id": 1, "text": "xxxx') is None
+    assert stdio.top_level_id('{"id": true, "result": 1') is None
+    assert (
+        stdio.top_level_id('{"jsonrpc": "2.0", "id" : 12') is None or stdio.top_level_id('{"id" : 12,') == 12
+    )
