@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from hypothesis import HealthCheck, settings
 from mcp import Client, Implementation
@@ -71,6 +72,13 @@ def write_skill(
     if servers is not None:
         (skill_dir / "mcp.json").write_text(json.dumps({"mcpServers": servers}, indent=2))
     return skill_dir
+
+
+async def started(marker: Path, seconds: float = 20) -> None:
+    """Wait until the faulty server's `wait_for_cancel(marker)` runs: the call reached it."""
+    with anyio.fail_after(seconds):
+        while not Path(f"{marker}.started").exists():
+            await anyio.sleep(0.01)
 
 
 def faulty_server(**extra: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import anyio.abc
 import pytest
 
 from skillgate.server.stdio import StdioLane, parse
-from tests.conftest import REPO, faulty_server, write_skill
+from tests.conftest import REPO, faulty_server, started, write_skill
 
 pytestmark = pytest.mark.anyio
 
@@ -201,7 +201,7 @@ async def test_a_cancelled_lane_call_is_cancelled_upstream_and_never_answered(
             },
         )
         await client.send(slow)
-        await anyio.sleep(0.5)
+        await started(marker)
         cancel: dict[str, Any] = {"requestId": slow["id"], "reason": "the user moved on"}
         if modern:
             cancel["_meta"] = MODERN_META

@@ -3,6 +3,7 @@ freezes the server, and every limit is a diagnostic or a tool error with a place
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -15,6 +16,7 @@ from skillgate.base.errors import RenderError
 from skillgate.render.template import render_template
 from skillgate.render.workers import RenderWorkers
 from skillgate.skills.catalog import Catalog
+from skillgate.tools.gateway import Gateway
 from tests.conftest import gateway_client, text_of, write_skill
 
 CTX = {"skill": {"name": "s"}, "tools": [], "client": {"name": "c", "version": "1"}}
@@ -227,7 +229,6 @@ async def test_other_clients_are_answered_while_a_hostile_template_renders(tmp_p
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(hostile)
-            await anyio.sleep(0.2)
             while not hostile_result:
                 started = time.perf_counter()
                 await client.call_tool("list_skills", {"query": "fine"})
@@ -285,14 +286,30 @@ async def test_a_non_utf8_file_name_created_while_serving_does_not_stop_reloads(
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
             tg.start_soon(Reloader(gateway).watch, stop)
-            await anyio.sleep(0.5)
-            (skill / os.fsdecode(b"caf\xe9.md")).write_text("x")
-            await anyio.sleep(1.5)
+            with anyio.fail_after(20):  # the watcher is watching once a new skill shows
+                while "probe" not in gateway.catalog.skills:
+                    write_skill(tmp_path, "probe", description="Seen?")
+                    await anyio.sleep(0.2)
+                (skill / os.fsdecode(b"caf\xe9.md")).write_text("x")
+                # The name stops the watcher (after one reload) and it watches again: a change
+                # written after that first reload is seen, so it is watching.
+                for round_ in itertools.count():
+                    write_skill(tmp_path, "probe-2", description=f"Round {round_}.")
+                    with anyio.move_on_after(1):
+                        while description(gateway, "probe-2") != f"Round {round_}.":
+                            await anyio.sleep(0.05)
+                    if round_ >= 1 and description(gateway, "probe-2") == f"Round {round_}.":
+                        break
             write_skill(tmp_path, "edited", description="After.")
             with anyio.fail_after(10):
                 while gateway.catalog.skills["edited"].frontmatter.description != "After.":
                     await anyio.sleep(0.1)
             stop.set()
+
+
+def description(gateway: Gateway, name: str) -> str | None:
+    skill = gateway.catalog.skills.get(name)
+    return skill.frontmatter.description if skill is not None else None
 
 
 # -- secrets -----------------------------------------------------------------------
@@ -329,7 +346,9 @@ async def test_secrets_are_masked_in_cwd_descriptions_progress_and_stderr(
             progress_callback=on_progress,
         )
         failed = await client.call_tool("call_skill", {"name": "elsewhere", "tool": "x", "arguments": {}})
-        await anyio.sleep(0.3)  # the stderr relay is a thread
+        with anyio.fail_after(10):  # the stderr relay is a thread
+            while "stderr says" not in caplog.text:
+                await anyio.sleep(0.01)
         seen = [
             json.dumps(loaded.model_dump(mode="json")),
             json.dumps(leaked.model_dump(mode="json")),
@@ -416,7 +435,9 @@ async def test_a_cancelled_call_is_audited_as_cancelled(tmp_path: Path) -> None:
         async with Client(app.server) as client:  # type: ignore[arg-type]
             with anyio.move_on_after(3):
                 await client.call_tool("call_skill", {"name": "slow", "tool": "hang", "arguments": {}})
-            await anyio.sleep(0.5)
+            with anyio.fail_after(10):  # the cancelled call's line is written when it has unwound
+                while not audit_path.exists() or not audit_path.read_text().endswith("\n"):
+                    await anyio.sleep(0.01)
     audit.close()
     outcomes = [json.loads(line)["outcome"] for line in audit_path.read_text().splitlines()]
     assert outcomes == ["cancelled"]

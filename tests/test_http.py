@@ -39,6 +39,7 @@ class Gateway:
     root: Path
     audit: Path
     stderr: list[bytes] = field(default_factory=list)
+    reader: threading.Thread | None = None  # collects the rest of stderr until the process ends
 
     @property
     def base(self) -> str:
@@ -107,9 +108,9 @@ def start_gateway(tmp_path: Path, *extra: str) -> Gateway:
         lines.append(line)
         match = re.search(rb"serving \d+ skills? at (http://\S+)", line)
         if match:
-            gateway = Gateway(process, match.group(1).decode(), root, audit, lines)
-            threading.Thread(target=lambda: lines.extend(stderr), daemon=True).start()
-            return gateway
+            reader = threading.Thread(target=lambda: lines.extend(stderr), daemon=True)
+            reader.start()
+            return Gateway(process, match.group(1).decode(), root, audit, lines, reader)
     raise AssertionError(b"".join(lines).decode())
 
 
@@ -303,6 +304,12 @@ async def test_a_thousand_concurrent_calls_make_a_thousand_audit_lines(gateway: 
     assert SECRET not in gateway.audit.read_text()
 
 
+async def answered(results: list[bool], count: int) -> None:
+    with anyio.fail_after(30):
+        while len(results) < count:
+            await anyio.sleep(0.01)
+
+
 async def wait_for_generation(gateway: Gateway, generation: int) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {TOKEN_ALL}"}
     with anyio.fail_after(30):
@@ -329,14 +336,14 @@ async def test_reload_under_load_loses_no_request_and_keeps_the_last_valid_skill
     async with anyio.create_task_group() as tg:
         for _ in range(4):
             tg.start_soon(load)
-        await anyio.sleep(0.3)
+        await answered(results, 4)
         write_skill(gateway.root, "added-later", "A skill added while serving.")
         await wait_for_generation(gateway, 2)
         (gateway.root / "notes" / "SKILL.md").write_text(
             "---\nname: notes\ndescription: [broken\n---\n# Broken\n"
         )
         ready = await wait_for_generation(gateway, 3)
-        await anyio.sleep(0.3)
+        await answered(results, len(results) + 4)  # requests keep succeeding after the reloads
         stop.set()
     assert results and all(results), f"{results.count(False)} of {len(results)} requests failed"
     assert any("notes/SKILL.md" in d and "SG102" in d for d in ready["diagnostics"])
@@ -388,7 +395,8 @@ async def test_no_secret_reaches_responses_logs_or_audit(gateway: Gateway) -> No
     seen.append(httpx2.get(gateway.base + "/readyz", headers={"Authorization": f"Bearer {TOKEN_ALL}"}).text)
     gateway.process.send_signal(signal.SIGTERM)
     gateway.process.wait(20)
-    time.sleep(0.2)
+    assert gateway.reader is not None
+    gateway.reader.join(20)  # all of stderr is in
     everything = (
         "\n".join(seen) + b"".join(gateway.stderr).decode(errors="replace") + gateway.audit.read_text()
     )

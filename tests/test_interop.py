@@ -64,6 +64,7 @@ def inspector(target: list[str], *args: str) -> Any:
     return json.loads(result.stdout)
 
 
+@pytest.mark.inspector
 @pytest.mark.parametrize("transport", ["stdio", "http"])
 def test_mcp_inspector_cli_lists_calls_and_reads_skills(transport: str, http_url: str) -> None:
     target = [str(SKILLGATE), "serve", str(EXAMPLES)] if transport == "stdio" else [http_url]
@@ -83,6 +84,7 @@ def test_mcp_inspector_cli_lists_calls_and_reads_skills(transport: str, http_url
     assert "Use the type `fix`." in prompt["messages"][0]["content"]["text"]
 
 
+@pytest.mark.inspector
 def test_node_22_is_the_one_the_project_installed() -> None:
     version = subprocess.run([str(NODE22), "--version"], capture_output=True, text=True).stdout
     assert Path(NODE22).is_file() and version.startswith("v22.")

@@ -60,6 +60,7 @@ def query(prometheus: str, expression: str) -> float | None:
     return float(results[0]["value"][1]) if results else None
 
 
+@pytest.mark.prometheus
 async def test_prometheus_scrapes_requests_errors_latency_and_state(
     gateway: tuple[str, int], prometheus: str
 ) -> None:

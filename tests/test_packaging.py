@@ -17,7 +17,7 @@ from mcp import Client, StdioServerParameters
 
 from tests.conftest import EXAMPLES, REPO, text_of
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.packaging]
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,8 @@ from skillgate.skills.catalog import Catalog
 from tests.conftest import REPO, write_skill
 from tests.support.replica import serving
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--no-sandbox",

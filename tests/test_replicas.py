@@ -13,7 +13,7 @@ from tests.conftest import faulty_server, text_of, write_skill
 from tests.support.nginx import nginx
 from tests.support.replica import replica
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.nginx]
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

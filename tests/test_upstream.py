@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from skillgate.skills.catalog import Catalog
-from tests.conftest import faulty_server, gateway_client, text_of, write_skill
+from tests.conftest import faulty_server, gateway_client, started, text_of, write_skill
 
 pytestmark = pytest.mark.anyio
 
@@ -51,10 +51,11 @@ async def test_upstream_killed_mid_call_errors_and_the_next_call_succeeds(catalo
             results: list[Any] = []
 
             async def slow_call() -> None:
-                results.append(await client.call_tool("call_skill", call("slow", "hang", seconds=30)))
+                waiting = call("slow", "wait_for_cancel", marker=str(catalog / "killed"))
+                results.append(await client.call_tool("call_skill", waiting))
 
             tg.start_soon(slow_call)
-            await anyio.sleep(0.3)  # let the call reach the upstream
+            await started(catalog / "killed")  # the call reached the upstream
             os.kill(pid, signal.SIGKILL)
         (killed,) = results
         assert killed.is_error and "closed the connection" in text_of(killed)

@@ -68,6 +68,18 @@ def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         yield catalog
 
 
+def counts(catalog: Path) -> list[str]:
+    """The tools the hostile server was called with so far, in order (it logs each call)."""
+    path = catalog.parent / "counts.txt"
+    return path.read_text().split() if path.exists() else []
+
+
+async def logged(catalog: Path, entry: str, times: int) -> None:
+    with anyio.fail_after(20):
+        while counts(catalog).count(entry) < times:
+            await anyio.sleep(0.01)
+
+
 def call(tool: str, **arguments: Any) -> dict[str, Any]:
     return {"name": "hostile", "tool": tool, "arguments": arguments}
 
@@ -120,15 +132,14 @@ async def test_an_upstream_error_coded_minus_32000_fails_only_its_call_not_the_o
         results: dict[str, Any] = {}
 
         async def late() -> None:
-            results["late"] = await client.call_tool("call_skill", call("late", seconds=0.5))
-
-        async def failing() -> None:
-            await anyio.sleep(0.1)  # the late call is in flight
-            results["error"] = await client.call_tool("call_skill", call("error", code=-32000))
+            results["late"] = await client.call_tool("call_skill", call("late", seconds=1))
 
         async with anyio.create_task_group() as tg:
+            calls = counts(hostile).count("late")
             tg.start_soon(late)
-            tg.start_soon(failing)
+            await logged(hostile, "late", calls + 1)  # the late call is in flight
+            results["error"] = await client.call_tool("call_skill", call("error", code=-32000))
+            assert "late" not in results  # it failed while the late one was still waiting
         assert results["error"].is_error and "upstream error -32000" in text_of(results["error"])
         assert not results["late"].is_error and text_of(results["late"]) == "late"
         assert await pid_of(client) == before
@@ -139,9 +150,10 @@ async def test_a_late_answer_after_the_calls_timeout_is_dropped_and_the_next_cal
 ) -> None:
     async with gateway_client(hostile) as (client, _):
         before = await pid_of(client)
-        result = await client.call_tool("call_skill", call("late", seconds=4))  # the timeout is 3 s
+        sent = counts(hostile).count("late-sent")
+        result = await client.call_tool("call_skill", call("late", seconds=3.2))  # the timeout is 3 s
         assert result.is_error and "did not answer within 3 s" in text_of(result)
-        await anyio.sleep(1.5)  # the late answer arrives meanwhile, for an id no one waits on
+        await logged(hostile, "late-sent", sent + 1)  # its answer came, for an id no one awaits
         assert await pid_of(client) == before
 
 

@@ -50,7 +50,9 @@ async def hang(seconds: float = 3600) -> str:
 
 @server.tool()
 async def wait_for_cancel(marker: str) -> str:
-    """Wait until the call is cancelled, then write 'cancelled' to the file `marker`."""
+    """Write MARKER.started once the call runs; wait until it is cancelled, then write
+    'cancelled' to the file `marker`."""
+    Path(f"{marker}.started").write_text("started")
     try:
         await anyio.sleep(3600)
     except anyio.get_cancelled_exc_class():

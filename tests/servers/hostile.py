@@ -147,7 +147,13 @@ def call(params: dict[str, Any], request_id: Any, send: Send, counts: str) -> No
         send(answer(request_id, text("after the stranger")))
     elif name == "late":
         seconds = float(arguments.get("seconds", 2))
-        threading.Timer(seconds, lambda: send(answer(request_id, text("late")))).start()
+
+        def late() -> None:
+            send(answer(request_id, text("late")))
+            with open(counts, "a") as log:
+                log.write("late-sent\n")
+
+        threading.Timer(seconds, late).start()
     elif name == "over_limit":
         send(answer(request_id, text("x" * OVER_LIMIT)))
     elif name == "pid":
