@@ -60,15 +60,19 @@ npm: $(NPM_PREFIX)/.installed
 run: install
 	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/skillgate --log-level info serve skills --http --host $(HOST) --port $(PORT)
 
+## pytest workers (pytest-xdist); a module's tests stay on one worker (they share its servers)
+WORKERS ?= auto
+PARALLEL := -n $(WORKERS) --dist loadscope
+
 ## install everything and run the whole test suite
 test: install-test system-deps
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q $(PARALLEL)
 
 ## the edit-run loop: the suite without the browser, nginx, Prometheus, packaging and Inspector
 ## tests (markers in pyproject.toml), and without installing Debian packages
 FAST := not (browser or nginx or prometheus or packaging or inspector)
 test-fast: install-test
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m "$(FAST)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q $(PARALLEL) -m "$(FAST)"
 
 ## a longer, randomized fuzz run (make test runs a bounded, derandomized one)
 fuzz: install-test

@@ -50,8 +50,8 @@ HTTP_ANSWERS = {"stranger": "for nobody"}
     ids=["stdio-handshake", "stdio-2026", "http-handshake", "http-2026"],
 )
 def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A catalog of one skill bound to the hostile server (its calls time out after 3 s); the
-    catalog folder's name says the transport."""
+    """A catalog of skills bound to the hostile server: `hostile` (calls time out after 3 s) and
+    `impatient` (1 s); the catalog folder's name says the transport."""
     transport, modern = request.param
     tmp = tmp_path_factory.mktemp("faults")
     counts = tmp / "counts.txt"
@@ -60,11 +60,13 @@ def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     if transport == "stdio":
         server: dict[str, Any] = {"command": sys.executable, "args": argv, "cwd": str(REPO), "timeout": 3}
         write_skill(catalog, "hostile", servers={"h": server})
+        write_skill(catalog, "impatient", servers={"i": {**server, "timeout": 1}})
         yield catalog
         return
     port = free_port()
     with listening([sys.executable, *argv, "--http", str(port)], port, "/mcp", cwd=REPO) as url:
         write_skill(catalog, "hostile", servers={"h": {"url": url, "timeout": 3}})
+        write_skill(catalog, "impatient", servers={"i": {"url": url, "timeout": 1}})
         yield catalog
 
 
@@ -80,12 +82,12 @@ async def logged(catalog: Path, entry: str, times: int) -> None:
             await anyio.sleep(0.01)
 
 
-def call(tool: str, **arguments: Any) -> dict[str, Any]:
-    return {"name": "hostile", "tool": tool, "arguments": arguments}
+def call(tool: str, skill: str = "hostile", **arguments: Any) -> dict[str, Any]:
+    return {"name": skill, "tool": tool, "arguments": arguments}
 
 
-async def pid_of(client: Any) -> str:
-    result = await client.call_tool("call_skill", call("pid"))
+async def pid_of(client: Any, skill: str = "hostile") -> str:
+    result = await client.call_tool("call_skill", call("pid", skill))
     assert not result.is_error, text_of(result)
     return text_of(result)
 
@@ -149,12 +151,12 @@ async def test_a_late_answer_after_the_calls_timeout_is_dropped_and_the_next_cal
     hostile: Path,
 ) -> None:
     async with gateway_client(hostile) as (client, _):
-        before = await pid_of(client)
+        before = await pid_of(client, "impatient")
         sent = counts(hostile).count("late-sent")
-        result = await client.call_tool("call_skill", call("late", seconds=3.2))  # the timeout is 3 s
-        assert result.is_error and "did not answer within 3 s" in text_of(result)
+        result = await client.call_tool("call_skill", call("late", "impatient", seconds=1.3))
+        assert result.is_error and "did not answer within 1 s" in text_of(result), text_of(result)
         await logged(hostile, "late-sent", sent + 1)  # its answer came, for an id no one awaits
-        assert await pid_of(client) == before
+        assert await pid_of(client, "impatient") == before
 
 
 async def test_an_answer_over_the_message_limit_fails_its_call_at_once_with_the_limit_named(
