@@ -99,3 +99,20 @@ def test_the_id_of_a_cut_line_is_read_at_the_top_level_only() -> None:
     assert (
         stdio.top_level_id('{"jsonrpc": "2.0", "id" : 12') is None or stdio.top_level_id('{"id" : 12,') == 12
     )
+
+
+def test_the_id_at_the_end_of_a_long_answer_is_found(monkeypatch: Any) -> None:
+    """The TypeScript SDK writes `result` first: the id of a long answer is at its end."""
+    monkeypatch.setattr(stdio, "MESSAGE_BYTES", 1000)
+    monkeypatch.setattr(stdio, "HEAD_BYTES", 100)
+    long = json.dumps(
+        {"result": {"content": [{"type": "text", "text": "x" * 5000}]}, "jsonrpc": "2.0", "id": 9}
+    )
+    (error,) = (m.message for m in read((long + "\n").encode(), [50, 3000]))
+    assert isinstance(error, types.JSONRPCError) and error.id == 9
+
+
+def test_a_long_request_from_the_server_or_a_deep_start_is_junk_not_an_answer() -> None:
+    own = b'{"jsonrpc": "2.0", "id": 4, "method": "sampling/createMessage", "params": {"x": "'
+    assert isinstance(stdio.over_limit(own, b'xx"}}'), Exception)
+    assert isinstance(stdio.over_limit(b'{"id": ' + b"[" * 5000, b"]"), Exception)  # no RecursionError

@@ -247,10 +247,14 @@ def expected_answers(lines: list[str]) -> Counter[Any]:
         try:
             message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
         except ValidationError as exc:
-            refused[json.dumps(refused_id(line, exc))] += 1
+            raw = None if any(e["type"] == "json_invalid" for e in exc.errors()) else loaded(line)
+            if not (isinstance(raw, dict) and "method" not in raw and ("result" in raw or "error" in raw)):
+                refused[json.dumps(refused_id(line, exc))] += 1  # (a response is never answered)
             continue
-        if isinstance(message, types.JSONRPCNotification) and "id" in (loaded(line) or {}):
-            refused["null"] += 1  # an id that is no id: invalid, never a notification
+        raw = loaded(line) or {}
+        if isinstance(message, types.JSONRPCNotification) and "id" in raw:
+            if raw["id"] is not None or not message.method.startswith("notifications/"):
+                refused["null"] += 1  # an id that is no id: invalid, never a notification
             continue
         if isinstance(message, types.JSONRPCRequest):
             requests.append(message)
@@ -272,7 +276,7 @@ def expected_answers(lines: list[str]) -> Counter[Any]:
 def loaded(line: str) -> Any:
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -529,4 +533,20 @@ def test_a_line_over_the_message_limit_is_refused_with_the_limit_named_and_the_n
         assert answer["id"] is None and answer["error"]["code"] == types.INVALID_REQUEST
         assert "at most 64 MiB" in answer["error"]["message"]
         probe = gateway.request(gateway.call("list_skills", {}, "after-long"))
+        assert "result" in probe
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"jsonrpc": "2.0", "id": 3, "result": null}',
+        '{"jsonrpc": "2.0", "id": 3, "error": {"code": -1}}',
+        '{"jsonrpc": "2.0", "method": "notifications/initialized", "id": null}',
+    ],
+    ids=["response-null-result", "error-without-message", "notification-id-null"],
+)
+def test_a_malformed_response_or_a_null_id_notification_is_never_answered(gateways: Any, line: str) -> None:
+    for gateway in gateways[:2]:
+        gateway.send([line])
+        probe = gateway.request(gateway.call("list_skills", {}, "quiet-after"))  # the first answer
         assert "result" in probe

@@ -70,7 +70,7 @@ class Refusal:
     answer: types.JSONRPCError
 
 
-def parse(text: str) -> types.JSONRPCMessage | Refusal:
+def parse(text: str) -> types.JSONRPCMessage | Refusal | None:
     """One line as the SDK's stdio reader parses it, or the JSON-RPC error that answers it.
 
     The SDK's session drops a line it cannot read, and the client waits for its own timeout;
@@ -78,7 +78,8 @@ def parse(text: str) -> types.JSONRPCMessage | Refusal:
     request) for a batch (MCP has none), a value that is not an object, or a message that is not
     one of MCP's, with the request's id when it has a valid one, else null. An `id` that is not a
     string or an integer (true, {}, 1.5, null) makes it invalid too: the SDK would take it for a
-    notification and never answer.
+    notification and never answer; but a notification with `"id": null` passes, as the SDK read
+    it. None for a malformed response: JSON-RPC never answers a response.
     """
     try:
         message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
@@ -86,19 +87,28 @@ def parse(text: str) -> types.JSONRPCMessage | Refusal:
         return _refusal(text, exc)
     if isinstance(message, types.JSONRPCNotification) and '"id"' in text:
         raw = _json(text)
-        if isinstance(raw, dict) and "id" in raw:
+        has_id = isinstance(raw, dict) and "id" in raw  # at the top, not inside params
+        if has_id and (raw["id"] is not None or not message.method.startswith("notifications/")):
             return Refusal(
                 _error(types.INVALID_REQUEST, "invalid request: 'id' must be a string or an integer")
             )
     return message
 
 
-def _refusal(text: str, exc: ValidationError) -> Refusal:
+def _refusal(text: str, exc: ValidationError) -> Refusal | None:
+    raw = None if _not_json(exc) else _json(text)
+    if isinstance(raw, dict) and "method" not in raw and ("result" in raw or "error" in raw):
+        logger.warning("a malformed response from the client was dropped (a response is never answered)")
+        return None
     return Refusal(_problem(text, exc))
 
 
+def _not_json(exc: ValidationError) -> bool:
+    return any(e["type"] == "json_invalid" for e in exc.errors())
+
+
 def _problem(text: str, exc: ValidationError) -> types.JSONRPCError:
-    if any(e["type"] == "json_invalid" for e in exc.errors()):
+    if _not_json(exc):
         return _error(types.PARSE_ERROR, "parse error: the line is not JSON (or not UTF-8)")
     raw = _json(text)
     if isinstance(raw, list):
@@ -121,7 +131,7 @@ def _problem(text: str, exc: ValidationError) -> types.JSONRPCError:
 def _json(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # what the adapter took, nested too deep for json
         return None
 
 
@@ -326,6 +336,8 @@ async def serving_streams(fast: FastPath | None = None) -> AsyncIterator[tuple[A
                     if not text:
                         continue
                     message = parse(text)
+                    if message is None:  # a malformed response: dropped, never answered
+                        continue
                     if isinstance(message, Refusal):  # answered here: the session would drop it
                         await writer.message(message.answer)
                     elif lane is None or not lane.take(message, writer, calls):

@@ -36,6 +36,7 @@ from skillgate.upstream.stdio import stdio_transport
 from skillgate.upstream.transports import JunkLines, StderrRelay, describe, watched
 
 logger = logging.getLogger(__name__)
+PING_SECONDS = 5.0  # an HTTP upstream that does not answer a check in this time is reconnected
 STDERR_WAIT = 1.0  # how long a failed start waits for the last of its stderr
 
 ProgressFn = ProgressFnT  # (progress, total, message) -> None
@@ -142,9 +143,12 @@ class Upstream:
                     f"{tool!r} on server {self.name!r} did not answer within {seconds:g} s; the call was "
                     "cancelled. Retry, or raise 'timeout' for this server in the skill's mcp.json"
                 ) from None
-            if exc.code == types.CONNECTION_CLOSED and (self._client is not client or self._broken.is_set()):
-                # the transport really ended (the watch on its streams saw it); an upstream's own
-                # error -32000 (the same number) is that one call's error, below
+            if exc.code in (types.CONNECTION_CLOSED, types.INVALID_REQUEST) and not await self._alive(client):
+                # the transport really ended: the watch on its streams saw it, or (over HTTP, where
+                # one request's stream can fail alone, or a restarted server forgets the session)
+                # a request on it fails. An upstream's own -32000 is that one call's error, below.
+                if self._client is client:  # not yet replaced by a restart
+                    self._mark_down()
                 raise UpstreamUnavailable(
                     f"server {self.name!r} closed the connection during {tool!r}; it is being restarted, "
                     "retry the call"
@@ -156,6 +160,21 @@ class Upstream:
             raise UpstreamUnavailable(
                 f"server {self.name!r} answered {tool!r} wrongly: {self.redact(str(exc))}"
             ) from None
+
+    async def _alive(self, client: Client) -> bool:
+        """Whether the connection `client` is on still works: its transport has not ended and, over
+        HTTP, it answers tools/list (the one request of both eras) within PING_SECONDS."""
+        if self._client is not client or self._broken.is_set():
+            return False
+        if self.binding.kind == "stdio":  # a pipe's end is seen by the watch at once
+            return True
+        with anyio.move_on_after(PING_SECONDS):
+            try:
+                await client.list_tools(cache_mode="refresh")  # ping exists only before 2026-07-28
+            except Exception:
+                return False
+            return True
+        return False
 
     async def _list_tools(self, client: Client, refresh: bool = False) -> list[types.Tool]:
         """The server's tools, with secrets masked in every text (a description may quote one)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -31,7 +32,13 @@ from skillgate.base.sdk_compat import TransportStreams
 logger = logging.getLogger("skillgate.upstream.connection")
 
 STDIN_CLOSE_GRACE = 2.0  # seconds a server has to exit once its stdin is closed (as the SDK waits)
-HEAD_BYTES = 65_536  # of a line over the limit, what is kept to find its id
+HEAD_BYTES = 65_536  # of a line over the limit, the start and the end are kept to find its id
+TAIL_BYTES = 4_096
+_ID = r'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")'
+_SCALAR = r'(?:-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|"(?:[^"\\]|\\.)*"|true|false|null)'
+# the id among the last members of the object a line ends, after its big value (result first, as
+# the TypeScript SDK writes answers): only scalar members and the closing brace follow it
+_TRAILING_ID = re.compile(_ID + r'(?=(?:\s*,\s*"(?:[^"\\]|\\.)*"\s*:\s*' + _SCALAR + r")*\s*}\s*$)")
 
 
 @asynccontextmanager
@@ -59,6 +66,9 @@ async def stdio_transport(
                     await read_send.send(message)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             pass  # the session is gone, or the pipe broke: the read side ends either way
+        with anyio.CancelScope(shield=True), suppress(Exception):
+            async for _ in process.stdout:  # drained, so a server blocked writing can exit
+                pass
 
     async def writer() -> None:
         assert process.stdin is not None
@@ -77,6 +87,8 @@ async def stdio_transport(
             try:
                 yield read_receive, write_send
             finally:
+                read_receive.close()  # the reader stops delivering and drains
+                write_send.close()
                 with anyio.CancelScope(shield=True):
                     await stop(process)
                 tg.cancel_scope.cancel()
@@ -91,7 +103,8 @@ async def stop(process: anyio.abc.Process) -> None:
         with suppress(OSError, anyio.BrokenResourceError):
             await process.stdin.aclose()
     with anyio.move_on_after(STDIN_CLOSE_GRACE):
-        await process.wait()
+        while process.returncode is None:  # not wait(): it also waits for the pipes to close
+            await anyio.sleep(0.02)
         return
     await terminate_posix_process_tree(process)
 
@@ -102,6 +115,7 @@ async def lines(stdout: anyio.abc.ByteReceiveStream) -> AsyncIterator[SessionMes
     to the request it names, or junk when it names none."""
     buffer = bytearray()
     skipped: bytes | None = None  # the start of a line over the limit, while its end is awaited
+    tail = b""  # and its last TAIL_BYTES
     async for chunk in stdout:
         start = 0
         while (end := chunk.find(b"\n", start)) >= 0 or start < len(chunk):
@@ -109,16 +123,17 @@ async def lines(stdout: anyio.abc.ByteReceiveStream) -> AsyncIterator[SessionMes
             start = len(chunk) if end < 0 else end + 1
             if skipped is not None:
                 skipped += piece[: max(HEAD_BYTES - len(skipped), 0)]
+                tail = (tail + piece)[-TAIL_BYTES:]
             else:
                 buffer += piece
                 if len(buffer) > MESSAGE_BYTES:
-                    skipped = bytes(buffer[:HEAD_BYTES])
+                    skipped, tail = bytes(buffer[:HEAD_BYTES]), bytes(buffer[-TAIL_BYTES:])
                     buffer.clear()
             if end < 0:
                 break
             if skipped is not None:
-                yield over_limit(skipped)
-                skipped = None
+                yield over_limit(skipped, tail)
+                skipped, tail = None, b""
             elif buffer.strip():
                 yield parse(bytes(buffer))
             buffer.clear()
@@ -131,20 +146,41 @@ def parse(line: bytes) -> SessionMessage | Exception:
         return exc
 
 
-def over_limit(head: bytes) -> SessionMessage | Exception:
-    """The error answer for the request a too-long line answers (found from its start)."""
-    request_id = top_level_id(head.decode("utf-8", "replace"))
+def over_limit(head: bytes, tail: bytes = b"") -> SessionMessage | Exception:
+    """The error answer for the request a too-long line answers (its id found at the top level of
+    the line's start, or among the last members of its end); junk when it names none, or when it
+    is the server's own request (a `method` at its start)."""
+    start = head.decode("utf-8", "replace")
+    request_id = top_level_id(start)
+    if request_id is None and not _has_method(start):
+        found = _TRAILING_ID.search(tail.decode("utf-8", "replace"))
+        request_id = json.loads(found.group(1)) if found else None
     problem = f"the server sent a message over the {MESSAGE_BYTES // 2**20} MiB limit; it was dropped"
     if request_id is None:
-        logger.warning("an upstream %s, which answered no request we can name", problem)
+        logger.warning("%s (it answered no request that can be named)", problem)
         return ValueError(problem)
     error = types.ErrorData(code=types.INTERNAL_ERROR, message=problem)
     return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error))
 
 
+def _has_method(text: str) -> bool:
+    return (
+        re.match(r'\s*\{(?:\s*"(?:jsonrpc|id)"\s*:\s*' + _SCALAR + r"\s*,)*\s*\"method\"", text) is not None
+    )
+
+
 def top_level_id(text: str) -> types.RequestId | None:
     """The `id` member of the JSON object `text` starts (a string or an integer), if it comes
-    before the text ends: read by depth, so an "id" inside the result is never taken for it."""
+    before the text ends: read by depth, so an "id" inside the result is never taken for it.
+    None for the server's own requests (a top-level `method` before the cut)."""
+    try:
+        found = _top_level_id(text)
+    except (ValueError, RecursionError):  # a deeply nested value before the id: give up on it
+        return None
+    return None if found is None or _has_method(text) else found
+
+
+def _top_level_id(text: str) -> types.RequestId | None:
     decoder = json.JSONDecoder()
     depth, i = 0, 0
     while i < len(text):

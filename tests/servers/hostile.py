@@ -91,6 +91,8 @@ def respond(message: dict[str, Any], send: Send, counts: str) -> None:
             "serverInfo": {"name": "hostile", "version": "1"},
         }
         send(answer(request_id, result))
+    elif method == "ping":
+        send(answer(request_id, {}))
     elif method == "tools/list":
         schema = {"type": "object"}
         tools = [{"name": n, "description": n, "inputSchema": schema} for n in TOOLS]
