@@ -192,7 +192,7 @@ async def test_a_slow_template_is_stopped_at_the_limit_and_names_the_skill(tmp_p
                 variables={},
                 client={},
             )
-        assert time.perf_counter() - started < 3
+        assert time.perf_counter() - started < 4  # killed at 0.5 s: over 5 times what it needs
         # the killed worker is replaced: the next render works
         assert (
             await workers.render("ok", "{{ 1 + 1 }}", tmp_path, skill={}, tools=[], variables={}, client={})
@@ -377,7 +377,7 @@ async def test_a_server_that_never_answers_initialize_fails_the_call_within_its_
     async with gateway_client(tmp_path) as (client, _):
         started = time.perf_counter()
         result = await client.call_tool("call_skill", {"name": "silent", "tool": "x", "arguments": {}})
-        assert time.perf_counter() - started < 3
+        assert time.perf_counter() - started < 6  # its timeout is 1 s: 5 times what it needs, and more
         assert result.is_error and "still starting after 1 s" in text_of(result)
 
 
