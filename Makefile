@@ -93,6 +93,7 @@ bench: install-test system-deps
 	$(BIN)/python -m tests.benchmarks.search_quality
 	$(BIN)/python -m tests.benchmarks.search_dev
 	$(BIN)/python -m tests.benchmarks.search_ablation
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.listing
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.benchmarks.authoring
 	$(BIN)/python -m tests.benchmarks.search_scale
 	$(BIN)/python -m tests.benchmarks.catalog_recall
