@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from skillgate.base.limits import MESSAGE_BYTES
 from tests.conftest import REPO, free_port, gateway_client, listening, text_of, write_skill
 
 pytestmark = pytest.mark.anyio
@@ -166,7 +167,7 @@ async def test_an_answer_over_the_message_limit_fails_its_call_at_once_with_the_
         before = await pid_of(client)
         with anyio.fail_after(30):  # the call's own timeout is 3 s: this is "at once", loosely
             result = await client.call_tool("call_skill", call("over_limit"))
-        limit = "64 MiB limit" if hostile.name == "stdio" else f"{64 * 1024 * 1024} byte limit"
+        limit = "64 MiB limit" if hostile.name == "stdio" else f"{MESSAGE_BYTES} byte limit"
         assert result.is_error and limit in text_of(result), text_of(result)[:300]
         assert await pid_of(client) == before
         counted = json.dumps(text_of(await client.call_tool("call_skill", call("fine"))))

@@ -116,7 +116,7 @@ class HybridIndex:
             # no embedder, it is down, or the model behind its name changed since the build: BM25 alone
             hits, total = self.lexical.top(query, count, keep)
             calibrated = self._embedder is None or self._embedder.chance_cosine is not None
-            above = not calibrated or self._words_match(words, self._admitted(keep))
+            above = not calibrated or self._words_match(words, keep)
             return Found(hits, total, bool(hits) and above)
         import numpy as np
 
@@ -132,24 +132,23 @@ class HybridIndex:
         chance = self._embedder.chance_cosine
         if chance is None:  # not calibrated for this model: the floor does not apply
             return Found(hits, len(order), bool(hits))
-        admitted = self._admitted(keep)
-        nearest = similarities[:, admitted] if admitted is not None else similarities
-        above = float(nearest.max(initial=-1.0)) >= chance or self._words_match(words, admitted)
+        nearest = similarities.max(axis=0, initial=-1.0)  # per skill, over the request's texts
+        above = self._any_admitted(nearest >= chance, keep) or self._words_match(words, keep)
         return Found(hits, len(order), bool(hits) and above)
 
-    def _admitted(self, keep: Callable[[str], bool] | None) -> npt.NDArray[np.intp] | None:
-        """The indexes of the skills `keep` admits (None: all): what the floor may look at, so a
-        skill hidden from a profile never decides whether the visible ones match."""
+    def _any_admitted(self, passing: npt.NDArray[np.bool_], keep: Callable[[str], bool] | None) -> bool:
+        """Whether a skill `keep` admits is among those `passing`: what the floor may look at, so a
+        skill hidden from a profile never decides whether the visible ones match (asked of the
+        passing skills only, not of the whole catalog)."""
         import numpy as np
 
-        if keep is None:
-            return None
-        return np.asarray([i for i, name in enumerate(self.names) if keep(name)], dtype=np.intp)
+        indexes = np.flatnonzero(passing).tolist()
+        return bool(indexes) if keep is None else any(keep(self.names[i]) for i in indexes)
 
-    def _words_match(self, words: list[list[str]], admitted: npt.NDArray[np.intp] | None = None) -> bool:
+    def _words_match(self, words: list[list[str]], keep: Callable[[str], bool] | None) -> bool:
         """The floor's lexical half: one admitted skill has FLOOR_COVERAGE of the words' weight, of
         the whole request or of one of its parts."""
-        return max(self.lexical.coverage(w, admitted) for w in words) >= FLOOR_COVERAGE
+        return any(self._any_admitted(self.lexical.shares(w) >= FLOOR_COVERAGE, keep) for w in words)
 
     def _scores(
         self, words: list[list[str]], similarities: npt.NDArray[np.float32]

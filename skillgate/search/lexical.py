@@ -385,24 +385,26 @@ class SearchIndex:
         skills, starts = _runs(self._owner_array()[parts])  # parts are in order: each skill's are a run
         return WordMatch(parts, values, skills, np.maximum.reduceat(values, starts))
 
-    def coverage(self, words: Sequence[str], admitted: npt.NDArray[np.intp] | None = None) -> float:
-        """The largest share of the words' weight (idf) that one skill (of `admitted`, or any)
-        matches, by any variant: 0 when no skill has any of them, 1 when one skill has them all.
-        A word no skill has weighs as much as the rarest word; a variant counts for no more than
-        the word itself (a common word is not made rare by a rare word it starts)."""
+    def coverage(self, words: Sequence[str]) -> float:
+        """The largest share of the words' weight that one skill matches (see `shares`)."""
+        return float(self.shares(words).max(initial=0.0))
+
+    def shares(self, words: Sequence[str]) -> npt.NDArray[np.float64]:
+        """Per skill, the share of the words' weight (idf) it matches, by any variant: 0 when it has
+        none of them, 1 when it has them all. A word no skill has weighs as much as the rarest
+        word; a variant counts for no more than the word itself (a common word is not made rare by
+        a rare word it starts)."""
         import numpy as np
 
+        reached = np.zeros(len(self.names))
         if not self.names or not words:
-            return 0.0
+            return reached
         rarest = math.log(len(self.names) + 1)
         weights = [self._idf.get(word, rarest) for word in words]
-        reached = np.zeros(len(self.names))
         for word, weight in zip(words, weights, strict=True):
             skills, values = self._reach_of(word)
             reached[skills] += np.minimum(values, weight)
-        if admitted is not None:
-            reached = reached[admitted]
-        return float(reached.max(initial=0.0) / sum(weights))
+        return reached / sum(weights)
 
     def _reach_of(self, word: str) -> WordParts:
         """The skills a word reaches by any variant, each with the variant's idf (times its weight)."""

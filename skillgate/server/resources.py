@@ -16,7 +16,6 @@ resource and no entry.
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any
 
 import mcp_types as types
@@ -31,8 +30,6 @@ from skillgate.skills.bundle import Skill
 from skillgate.skills.catalog import Catalog
 from skillgate.skills.profile import Profile
 from skillgate.tools.gateway import Gateway
-
-logger = logging.getLogger(__name__)
 
 SCHEME = "skill://"
 EXTENSION = "io.modelcontextprotocol/skills"

@@ -85,7 +85,7 @@ def parse(text: str) -> types.JSONRPCMessage | Refusal | None:
         message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
     except ValidationError as exc:
         return _refusal(text, exc)
-    if isinstance(message, types.JSONRPCNotification) and '"id"' in text:
+    if isinstance(message, types.JSONRPCNotification) and ('"id"' in text or "\\u" in text):
         raw = _json(text)
         has_id = isinstance(raw, dict) and "id" in raw  # at the top, not inside params
         if has_id and (raw["id"] is not None or not message.method.startswith("notifications/")):
@@ -96,21 +96,16 @@ def parse(text: str) -> types.JSONRPCMessage | Refusal | None:
 
 
 def _refusal(text: str, exc: ValidationError) -> Refusal | None:
-    raw = None if _not_json(exc) else _json(text)
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        return Refusal(_error(types.PARSE_ERROR, "parse error: the line is not JSON (or not UTF-8)"))
+    raw = _json(text)  # JSON the adapter read, but not a message of MCP's: read once, to say why
     if isinstance(raw, dict) and "method" not in raw and ("result" in raw or "error" in raw):
         logger.warning("a malformed response from the client was dropped (a response is never answered)")
         return None
-    return Refusal(_problem(text, exc))
+    return Refusal(_invalid(raw))
 
 
-def _not_json(exc: ValidationError) -> bool:
-    return any(e["type"] == "json_invalid" for e in exc.errors())
-
-
-def _problem(text: str, exc: ValidationError) -> types.JSONRPCError:
-    if _not_json(exc):
-        return _error(types.PARSE_ERROR, "parse error: the line is not JSON (or not UTF-8)")
-    raw = _json(text)
+def _invalid(raw: Any) -> types.JSONRPCError:
     if isinstance(raw, list):
         return _error(
             types.INVALID_REQUEST,
@@ -266,8 +261,10 @@ class _Writer:
         self._writer = writer
         self._lane = lane
 
-    async def message(self, message: types.JSONRPCMessage) -> None:
-        if self._lane is not None:
+    async def message(self, message: types.JSONRPCMessage, refusal: bool = False) -> None:
+        """Write `message`; a `refusal` (the reader's answer to a line that is no message) is not
+        one of the SDK's answers, so the lane does not read it as one."""
+        if self._lane is not None and not refusal:
             self._lane.sent(message)
         try:
             data = message.model_dump_json(by_alias=True, exclude_unset=True)
@@ -324,8 +321,9 @@ async def serving_streams(fast: FastPath | None = None) -> AsyncIterator[tuple[A
                 try:
                     line = await reader.readline()
                 except (ValueError, asyncio.LimitOverrunError) as exc:  # a line over the limit
+                    if not skipping:  # one answer per line, however many reads it overruns
+                        await writer.message(_error(types.INVALID_REQUEST, TOO_LONG), refusal=True)
                     skipping = "not found" in str(exc)  # asyncio kept no newline: the rest follows
-                    await writer.message(_error(types.INVALID_REQUEST, TOO_LONG))
                     continue
                 if not line:
                     return
@@ -339,7 +337,7 @@ async def serving_streams(fast: FastPath | None = None) -> AsyncIterator[tuple[A
                     if message is None:  # a malformed response: dropped, never answered
                         continue
                     if isinstance(message, Refusal):  # answered here: the session would drop it
-                        await writer.message(message.answer)
+                        await writer.message(message.answer, refusal=True)
                     elif lane is None or not lane.take(message, writer, calls):
                         await to_server.send(SessionMessage(message))
 

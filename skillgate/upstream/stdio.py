@@ -32,6 +32,7 @@ from skillgate.base.sdk_compat import TransportStreams
 logger = logging.getLogger("skillgate.upstream.connection")
 
 STDIN_CLOSE_GRACE = 2.0  # seconds a server has to exit once its stdin is closed (as the SDK waits)
+DRAIN_SECONDS = 3 * STDIN_CLOSE_GRACE  # stdin grace, then SIGTERM and its grace (the SDK's, 2 s)
 HEAD_BYTES = 65_536  # of a line over the limit, the start and the end are kept to find its id
 TAIL_BYTES = 4_096
 _ID = r'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")'
@@ -66,8 +67,10 @@ async def stdio_transport(
                     await read_send.send(message)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             pass  # the session is gone, or the pipe broke: the read side ends either way
-        with anyio.CancelScope(shield=True), suppress(Exception):
-            async for _ in process.stdout:  # drained, so a server blocked writing can exit
+        # drained, so a server blocked writing can exit; bounded, as a child of the server may hold
+        # its stdout open after it exited (stop() ends the group within these seconds)
+        with anyio.move_on_after(DRAIN_SECONDS, shield=True), suppress(Exception):
+            async for _ in process.stdout:
                 pass
 
     async def writer() -> None:

@@ -24,20 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import mcp_types as types
-from pydantic import TypeAdapter
 
 from tests.benchmarks.core import publish
 
 FILES = 20_000
 
 
-class SkillsList(types.Request[types.PaginatedRequestParams, str]):
-    method: str = "skills/list"
-
-
 async def probe(root: Path) -> dict[str, float]:
     from tests.conftest import gateway_client
+    from tests.test_skill_resources import skills_list
 
     async with gateway_client(root) as (client, _):
         await client.call_tool("list_skills", {"query": "small"})  # warm
@@ -46,8 +41,7 @@ async def probe(root: Path) -> dict[str, float]:
 
         async def listing() -> None:
             started = time.perf_counter()
-            request = SkillsList(params=types.PaginatedRequestParams())
-            await client.session.send_request(request, TypeAdapter(dict[str, Any]))  # type: ignore[arg-type]
+            await skills_list(client)
             listed.append(time.perf_counter() - started)
 
         async def other() -> None:  # one request every 5 ms: each one's wait past its due time
