@@ -38,20 +38,25 @@ def catalog() -> tuple[SearchDocument, ...]:
     return tuple(search_dev.catalog(locked=True, wide=True))
 
 
-def ranked(docs: list[SearchDocument], query: str, hybrid: bool) -> list[str]:
-    index = RANKER.index(docs, Path("/findability")) if hybrid else HybridIndex(docs, None, None)
+def index_of(docs: list[SearchDocument], hybrid: bool) -> HybridIndex:
+    return RANKER.index(docs, Path("/findability")) if hybrid else HybridIndex(docs, None, None)
+
+
+@lru_cache(maxsize=2)
+def catalog_index(hybrid: bool) -> HybridIndex:
+    """The index of the catalog as it is: the same for every example, so built once."""
+    return index_of(list(catalog()), hybrid)
+
+
+def ranked(index: HybridIndex, query: str) -> list[str]:
     return [hit.name for hit in index.search(query)]
 
 
-def closer_in_meaning(
-    docs: list[SearchDocument], inflated: list[SearchDocument], name: str, query: str
-) -> bool:
+def closer_in_meaning(before: HybridIndex, after: HybridIndex, name: str, query: str) -> bool:
     """Whether the added tools bring skill `name` closer to the request (or a part of it) in meaning."""
-    texts = [query, *parts_of(query)]
-    vectors = EMBEDDER.embed(texts)
+    vectors = EMBEDDER.embed([query, *parts_of(query)])
     closest = []
-    for catalog_ in (docs, inflated):
-        index = RANKER.index(catalog_, Path("/findability"))
+    for index in (before, after):
         assert index.dense is not None
         closest.append(index.dense.similarities(vectors)[:, index.names.index(name)])
     return bool((closest[1] > closest[0] + 1e-6).any())
@@ -77,15 +82,16 @@ def test_more_text_never_lifts_a_skill_above_a_better_match(
     hybrid: bool, how: str, query: str, pick: int
 ) -> None:
     docs = list(catalog())
-    before = ranked(docs, query, hybrid)
+    before_index = catalog_index(hybrid)
+    before = ranked(before_index, query)
     if len(before) <= pick:
         return
     lower = before[pick]
     better = before[:pick]
-    inflated = [inflate(d, how, query) if d.name == lower else d for d in docs]
+    after_index = index_of([inflate(d, how, query) if d.name == lower else d for d in docs], hybrid)
     if hybrid:
-        assume(not closer_in_meaning(docs, inflated, lower, query))
-    after = ranked(inflated, query, hybrid)
+        assume(not closer_in_meaning(before_index, after_index, lower, query))
+    after = ranked(after_index, query)
     assert lower not in after[:pick] or after.index(lower) >= pick, (before[: pick + 1], after[: pick + 1])
     for name in better:
         assert name not in after or lower not in after or after.index(name) < after.index(lower)

@@ -58,8 +58,10 @@ def _load_bindings() -> ModuleType:
     return module
 
 
+@lru_cache(maxsize=1)
 def public_counter() -> Callable[[str], int]:
-    """The count through bpe_openai's public API (special tokens counted as text)."""
+    """The count through bpe_openai's public API (special tokens counted as text); its encoding
+    is built once (about 18 ms a call otherwise)."""
     with warnings.catch_warnings():
         # bpe_openai reads its bundled vocabularies with a deprecated importlib.resources call.
         warnings.simplefilter("ignore", DeprecationWarning)
