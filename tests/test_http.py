@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,8 +114,8 @@ def start_gateway(tmp_path: Path, *extra: str) -> Gateway:
     raise AssertionError(b"".join(lines).decode())
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[Gateway]:
+@contextmanager
+def running(tmp_path: Path) -> Iterator[Gateway]:
     started = start_gateway(tmp_path)
     try:
         yield started
@@ -124,6 +124,21 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
         started.process.wait(20)
         assert started.process.stderr is not None
         started.process.stderr.close()
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway of its own, for a test that changes its catalog or stops it."""
+    with running(tmp_path) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """One gateway for the tests that only ask it things: they change neither its catalog nor its
+    settings (each process start costs about a second of CPU)."""
+    with running(tmp_path_factory.mktemp("shared")) as started:
+        yield started
 
 
 @asynccontextmanager
@@ -141,7 +156,7 @@ def rpc(method: str, params: dict[str, Any], id_: int = 1) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token"])
-def test_every_meta_tool_needs_a_valid_token(gateway: Gateway, token: str | None) -> None:
+def test_every_meta_tool_needs_a_valid_token(shared: Gateway, token: str | None) -> None:
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -153,18 +168,18 @@ def test_every_meta_tool_needs_a_valid_token(gateway: Gateway, token: str | None
         rpc("tools/call", {"name": t, "arguments": {"name": "echoes"}}) for t in META
     ]:
         for path in ["/mcp", "/mcp/limited", "/mcp/default"]:
-            response = httpx2.post(gateway.base + path, json=body, headers=headers)
+            response = httpx2.post(shared.base + path, json=body, headers=headers)
             assert response.status_code == 401, (path, body)
             assert response.headers["www-authenticate"].startswith('Bearer realm="skillgate"')
             assert (token is None) != ("invalid_token" in response.headers["www-authenticate"])
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_sdk_client_is_refused_without_a_token_and_served_with_one(gateway: Gateway, mode: str) -> None:
+async def test_sdk_client_is_refused_without_a_token_and_served_with_one(shared: Gateway, mode: str) -> None:
     with pytest.raises(Exception):  # noqa: B017 - the SDK raises its transport's error for a 401
-        async with client(gateway.url, None, mode) as c:
+        async with client(shared.url, None, mode) as c:
             await c.call_tool("list_skills", {})
-    async with client(gateway.url, TOKEN_ALL, mode) as c:
+    async with client(shared.url, TOKEN_ALL, mode) as c:
         listed = await c.call_tool("list_skills", {})
         assert listed.structured_content is not None
         assert [s["name"] for s in listed.structured_content["skills"]] == ["echoes", "hidden-ops", "notes"]
@@ -172,8 +187,8 @@ async def test_sdk_client_is_refused_without_a_token_and_served_with_one(gateway
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("route", ["token", "path"])
-async def test_profile_isolation_on_every_path(gateway: Gateway, mode: str, route: str) -> None:
-    url, token = (gateway.url, TOKEN_LIMITED) if route == "token" else (gateway.url + "/limited", TOKEN_ALL)
+async def test_profile_isolation_on_every_path(shared: Gateway, mode: str, route: str) -> None:
+    url, token = (shared.url, TOKEN_LIMITED) if route == "token" else (shared.url + "/limited", TOKEN_ALL)
     async with client(url, token, mode) as c:
         assert c.instructions is not None and "hidden-ops" not in c.instructions
         tools = (await c.list_tools()).tools
@@ -198,30 +213,30 @@ async def test_profile_isolation_on_every_path(gateway: Gateway, mode: str, rout
         assert text_of(ok) == "hi"
 
 
-def test_a_limited_token_cannot_choose_or_enumerate_other_profiles(gateway: Gateway) -> None:
+def test_a_limited_token_cannot_choose_or_enumerate_other_profiles(shared: Gateway) -> None:
     headers = {"Authorization": f"Bearer {TOKEN_LIMITED}", "Accept": "application/json, text/event-stream"}
     body = rpc("tools/call", {"name": "list_skills", "arguments": {}})
-    existing = httpx2.post(gateway.url + "/default", json=body, headers=headers)
-    missing = httpx2.post(gateway.url + "/nope", json=body, headers=headers)
+    existing = httpx2.post(shared.url + "/default", json=body, headers=headers)
+    missing = httpx2.post(shared.url + "/nope", json=body, headers=headers)
     assert existing.status_code == missing.status_code == 403  # the same answer: nothing to enumerate
     assert existing.json() == missing.json()
 
 
-def test_health_and_readiness(gateway: Gateway) -> None:
-    assert httpx2.get(gateway.base + "/healthz").json() == {"status": "ok"}
-    public = httpx2.get(gateway.base + "/readyz").json()
+def test_health_and_readiness(shared: Gateway) -> None:
+    assert httpx2.get(shared.base + "/healthz").json() == {"status": "ok"}
+    public = httpx2.get(shared.base + "/readyz").json()
     assert public == {"generation": 1, "ready": True, "skills": 3}
-    full = httpx2.get(gateway.base + "/readyz", headers={"Authorization": f"Bearer {TOKEN_ALL}"}).json()
+    full = httpx2.get(shared.base + "/readyz", headers={"Authorization": f"Bearer {TOKEN_ALL}"}).json()
     assert full["profiles"] == ["default", "limited"] and full["diagnostics"] == []
 
 
-def test_dns_rebinding_is_refused(gateway: Gateway) -> None:
+def test_dns_rebinding_is_refused(shared: Gateway) -> None:
     headers = {
         "Authorization": f"Bearer {TOKEN_ALL}",
         "Host": "evil.example:80",
         "Accept": "application/json",
     }
-    response = httpx2.post(gateway.url, json=rpc("tools/call", {"name": "list_skills"}), headers=headers)
+    response = httpx2.post(shared.url, json=rpc("tools/call", {"name": "list_skills"}), headers=headers)
     assert response.status_code == 421
 
 
@@ -245,41 +260,41 @@ def test_readyz_refuses_a_foreign_host_and_shows_a_limited_token_only_its_profil
     assert seen["diagnostics"] and all("notes/SKILL.md" in d for d in seen["diagnostics"])
 
 
-def test_an_origin_that_only_starts_like_localhost_is_refused(gateway: Gateway) -> None:
-    port = gateway.url.split(":")[-1].split("/")[0]
+def test_an_origin_that_only_starts_like_localhost_is_refused(shared: Gateway) -> None:
+    port = shared.url.split(":")[-1].split("/")[0]
     headers = {
         "Authorization": f"Bearer {TOKEN_ALL}",
         "Origin": f"http://localhost:{port}.evil.example",
         "Accept": "application/json, text/event-stream",
     }
-    response = httpx2.post(gateway.url, json=rpc("tools/list", {}), headers=headers)
+    response = httpx2.post(shared.url, json=rpc("tools/list", {}), headers=headers)
     assert response.status_code == 403 and "Origin" in response.json()["error"]
 
 
-def test_an_oversized_request_gets_a_clear_error_and_an_audit_line(gateway: Gateway) -> None:
+def test_an_oversized_request_gets_a_clear_error_and_an_audit_line(shared: Gateway) -> None:
     headers = {"Authorization": f"Bearer {TOKEN_ALL}", "Accept": "application/json, text/event-stream"}
     arguments = {"name": "echoes", "tool": "echo", "arguments": {"text": "x" * 10_000_000}}
     response = httpx2.post(
-        gateway.url, json=rpc("tools/call", {"name": "call_skill", "arguments": arguments}), headers=headers
+        shared.url, json=rpc("tools/call", {"name": "call_skill", "arguments": arguments}), headers=headers
     )
     assert response.status_code == 413
     message = response.json()["error"]["message"]
     assert "4,194,304" in message and "file the tool can read" in message
-    last = json.loads(gateway.audit.read_text().splitlines()[-1])
+    last = json.loads(shared.audit.read_text().splitlines()[-1])
     assert (last["method"], last["outcome"]) == ("(request)", "too_large")
 
 
-async def test_a_thousand_concurrent_calls_make_a_thousand_audit_lines(gateway: Gateway) -> None:
-    async with client(gateway.url, TOKEN_ALL) as warm:
+async def test_a_thousand_concurrent_calls_make_a_thousand_audit_lines(shared: Gateway) -> None:
+    async with client(shared.url, TOKEN_ALL) as warm:
         await warm.call_tool("call_skill", {"name": "echoes", "tool": "echo", "arguments": {"text": "warm"}})
-    before = gateway.audit.read_text().count("\n")
+    before = shared.audit.read_text().count("\n")
     failures: list[str] = []
 
     async def agent(index: int) -> None:
         # ten agents of a hundred calls, ten in flight each: sized to pass with the other core busy
         # (a hundred at once each left connections idle past the server's keep-alive, and reset)
         in_flight = anyio.Semaphore(10)
-        async with client(gateway.url, TOKEN_ALL) as c, anyio.create_task_group() as tg:
+        async with client(shared.url, TOKEN_ALL) as c, anyio.create_task_group() as tg:
             for n in range(100):
 
                 async def one(n: int = n) -> None:
@@ -297,7 +312,7 @@ async def test_a_thousand_concurrent_calls_make_a_thousand_audit_lines(gateway: 
         async with anyio.create_task_group() as tg:
             for index in range(10):
                 tg.start_soon(agent, index)
-    lines = gateway.audit.read_text().splitlines()[before:]
+    lines = shared.audit.read_text().splitlines()[before:]
     events = [json.loads(line) for line in lines]
     calls = [e for e in events if e["method"] == "call_skill"]
     assert len(calls) == 1000 and failures == []
@@ -305,7 +320,7 @@ async def test_a_thousand_concurrent_calls_make_a_thousand_audit_lines(gateway: 
     assert len({e["arguments_sha256"] for e in calls}) == 1000
     assert all(e["arguments"]["arguments"]["password"] == "***" for e in calls)
     assert all(e["profile"] == "default" and e["time"].endswith("Z") and e["duration_ms"] >= 0 for e in calls)
-    assert SECRET not in gateway.audit.read_text()
+    assert SECRET not in shared.audit.read_text()
 
 
 async def answered(results: list[bool], count: int) -> None:
