@@ -52,7 +52,7 @@ HTTP_ANSWERS = {"stranger": "for nobody"}
 )
 def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A catalog of skills bound to the hostile server: `hostile` (calls time out after 3 s) and
-    `impatient` (1 s); the catalog folder's name says the transport."""
+    `impatient` (1 s), and `patient` (120 s); the catalog folder's name says the transport."""
     transport, modern = request.param
     tmp = tmp_path_factory.mktemp("faults")
     counts = tmp / "counts.txt"
@@ -62,12 +62,14 @@ def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         server: dict[str, Any] = {"command": sys.executable, "args": argv, "cwd": str(REPO), "timeout": 3}
         write_skill(catalog, "hostile", servers={"h": server})
         write_skill(catalog, "impatient", servers={"i": {**server, "timeout": 1}})
+        write_skill(catalog, "patient", servers={"p": {**server, "timeout": 120}})
         yield catalog
         return
     port = free_port()
     with listening([sys.executable, *argv, "--http", str(port)], port, "/mcp", cwd=REPO) as url:
         write_skill(catalog, "hostile", servers={"h": {"url": url, "timeout": 3}})
         write_skill(catalog, "impatient", servers={"i": {"url": url, "timeout": 1}})
+        write_skill(catalog, "patient", servers={"p": {"url": url, "timeout": 120}})
         yield catalog
 
 
@@ -164,11 +166,13 @@ async def test_an_answer_over_the_message_limit_fails_its_call_at_once_with_the_
     hostile: Path,
 ) -> None:
     async with gateway_client(hostile) as (client, _):
-        before = await pid_of(client)
-        with anyio.fail_after(30):  # the call's own timeout is 3 s: this is "at once", loosely
-            result = await client.call_tool("call_skill", call("over_limit"))
+        before = await pid_of(client, "patient")
+        # the call's own timeout is 120 s: failing within 30 s (64 MiB sent and read on a busy
+        # machine) is failing at once, not waiting the timeout out
+        with anyio.fail_after(30):
+            result = await client.call_tool("call_skill", call("over_limit", "patient"))
         limit = "64 MiB limit" if hostile.name == "stdio" else f"{MESSAGE_BYTES} byte limit"
         assert result.is_error and limit in text_of(result), text_of(result)[:300]
-        assert await pid_of(client) == before
-        counted = json.dumps(text_of(await client.call_tool("call_skill", call("fine"))))
+        assert await pid_of(client, "patient") == before
+        counted = json.dumps(text_of(await client.call_tool("call_skill", call("fine", "patient"))))
         assert "fine" in counted
