@@ -162,6 +162,20 @@ async def test_a_late_answer_after_the_calls_timeout_is_dropped_and_the_next_cal
         assert await pid_of(client, "impatient") == before
 
 
+async def test_an_answer_the_sdk_cannot_read_fails_its_call_at_once(hostile: Path) -> None:
+    """A lone surrogate in a result: the SDK's parser refuses the line. Over stdio it was junk and
+    the call waited out its timeout; now it is that call's error at once, and the next call works."""
+    async with gateway_client(hostile) as (client, _):
+        before = await pid_of(client, "patient")
+        with anyio.fail_after(30):  # the call's own timeout is 120 s
+            result = await client.call_tool("call_skill", call("surrogate", "patient"))
+        assert result.is_error, text_of(result)
+        if hostile.name == "stdio":
+            assert "not valid MCP" in text_of(result), text_of(result)
+        assert await pid_of(client, "patient") == before
+        assert text_of(await client.call_tool("call_skill", call("fine", "patient"))) == "fine"
+
+
 async def test_an_answer_over_the_message_limit_fails_its_call_at_once_with_the_limit_named(
     hostile: Path,
 ) -> None:

@@ -424,7 +424,7 @@ def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         "command": sys.executable,
         "args": ["-m", "tests.servers.hostile", str(counts)],
         "cwd": str(REPO),
-        "timeout": 2,  # an answer the SDK cannot parse is dropped: that call ends at its timeout
+        "timeout": 2,  # an answer the SDK cannot read fails its call at once (before, at its timeout)
     }
     write_skill(tmp / "catalog", "hostile", servers={"h": server})
     on = Gateway(tmp / "catalog", True, tmp / "on.jsonl", request.param)
@@ -459,6 +459,8 @@ def test_an_upstream_answer_no_sdk_server_sends_is_that_calls_problem_alone(host
         assert result["content"][0]["text"] == "after the odd progress"
     else:
         assert result.get("isError") or "error" in answers[0], answers[0]  # refused, as one call's error
+    if tool == "surrogate":  # not waited out: the answer is read as that call's error
+        assert "not valid MCP" in json.dumps(answers[0]) and "did not answer" not in json.dumps(answers[0])
     assert counts.read_text().splitlines().count(tool) == 2  # one call upstream per request, never twice
 
 

@@ -5,7 +5,9 @@ chunk, so one 64 MiB line takes minutes and the call waits out its whole timeout
 keeps what the SDK's does (the same default environment, a new process group, stdin closed then
 the group terminated on the way out, lines parsed by `jsonrpc_message_adapter`) and bounds each
 line at MESSAGE_BYTES: a longer one is skipped to its end, and the request it answers (its `id`,
-read from the line's start) fails at once with the limit named.
+read from the line's start) fails at once with the limit named. A line the SDK's parser refuses
+that answers a request fails that request at once too, where the SDK's reader made it junk and
+the call waited out its timeout.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import mcp_types as types
 from mcp.client.stdio import get_default_environment
 from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
 
 from skillgate.base.limits import MESSAGE_BYTES
 from skillgate.base.sdk_compat import TransportStreams
@@ -143,27 +146,50 @@ async def lines(stdout: anyio.abc.ByteReceiveStream) -> AsyncIterator[SessionMes
 
 
 def parse(line: bytes) -> SessionMessage | Exception:
+    """The message a line holds. A line the SDK cannot read that answers a request (a lone
+    surrogate, a result of the wrong shape) fails that request at once, as its error; before, it
+    was junk and the call waited out its whole timeout."""
     try:
         return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
     except ValueError as exc:
-        return exc
+        problem = f"the server sent an answer that is not valid MCP ({_why(exc)}); it was dropped"
+        return _error_answer(problem, line[:HEAD_BYTES], line[-TAIL_BYTES:]) or exc
 
 
 def over_limit(head: bytes, tail: bytes = b"") -> SessionMessage | Exception:
-    """The error answer for the request a too-long line answers (its id found at the top level of
-    the line's start, or among the last members of its end); junk when it names none, or when it
-    is the server's own request (a `method` at its start)."""
+    """The error answer for the request a too-long line answers; junk when it names none."""
+    problem = f"the server sent a message over the {MESSAGE_BYTES // 2**20} MiB limit; it was dropped"
+    answer = _error_answer(problem, head, tail)
+    if answer is None:
+        logger.warning("%s (it answered no request that can be named)", problem)
+        return ValueError(problem)
+    return answer
+
+
+def _error_answer(problem: str, head: bytes, tail: bytes) -> SessionMessage | None:
+    """`problem` as the error answer to the request a dropped line answers (its id found at the
+    top level of the line's start, or among the last members of its end); None when it names
+    none, or when it is the server's own request or notification (a `method` at its start)."""
     start = head.decode("utf-8", "replace")
     request_id = top_level_id(start)
     if request_id is None and not _has_method(start):
         found = _TRAILING_ID.search(tail.decode("utf-8", "replace"))
         request_id = json.loads(found.group(1)) if found else None
-    problem = f"the server sent a message over the {MESSAGE_BYTES // 2**20} MiB limit; it was dropped"
     if request_id is None:
-        logger.warning("%s (it answered no request that can be named)", problem)
-        return ValueError(problem)
+        return None
     error = types.ErrorData(code=types.INTERNAL_ERROR, message=problem)
     return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error))
+
+
+def _why(exc: ValueError) -> str:
+    """What is wrong with a line, in a few words, never its content: of the message kinds it
+    failed to be, a member present but wrong tells more than one missing."""
+    if not isinstance(exc, ValidationError) or not exc.errors():
+        return type(exc).__name__
+    errors = exc.errors()
+    first = next((e for e in errors if e["type"] != "missing"), errors[0])
+    where = ".".join(str(part) for part in first["loc"][-3:])
+    return (f"{where}: {first['msg']}" if where else str(first["msg"]))[:200]
 
 
 def _has_method(text: str) -> bool:
