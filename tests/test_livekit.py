@@ -8,17 +8,19 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from livekit.agents.llm import mcp
-from livekit.agents.llm.tool_context import get_raw_function_info
 
 from tests.conftest import REPO, faulty_server, time_server, write_skill
-from tests.livekit_agent import SKILLGATE_INSTRUCTIONS, skillgate_http, skillgate_stdio
 from tests.support.replica import replica
 
+if TYPE_CHECKING:
+    from livekit.agents.llm import mcp
+
 pytestmark = pytest.mark.anyio
+# LAZY: the client library is imported inside the tests that use it; at the top it cost about 1.4 s
+# of CPU in every pytest worker, each of which collects every module.
 VOICE_PAGE = (REPO / "docs" / "voice.md").read_text()
 
 
@@ -43,6 +45,8 @@ def http_url(catalog: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def livekit_http(http_url: str) -> AsyncIterator[mcp.MCPServer]:
+    from tests.livekit_agent import skillgate_http  # see LAZY
+
     server = skillgate_http(http_url)
     await server.initialize()
     yield server
@@ -60,6 +64,8 @@ class RunContextStandIn:
 
 
 async def tools_by_name(server: mcp.MCPServer, **options: Any) -> dict[str, Any]:
+    from livekit.agents.llm.tool_context import get_raw_function_info  # see LAZY
+
     tools = await server.list_tools(tool_options=options or None)
     return {get_raw_function_info(t).name: t for t in tools}
 
@@ -102,6 +108,8 @@ async def test_livekit_client_over_streamable_http(livekit_http: mcp.MCPServer) 
 
 
 async def test_livekit_client_over_stdio(catalog: Path) -> None:
+    from tests.livekit_agent import skillgate_stdio  # see LAZY
+
     server = skillgate_stdio(str(catalog), command=str(REPO / ".venv" / "bin" / "skillgate"))
     await server.initialize()
     try:
@@ -111,6 +119,8 @@ async def test_livekit_client_over_stdio(catalog: Path) -> None:
 
 
 def test_the_readme_shows_the_example_the_tests_use() -> None:
+    from tests.livekit_agent import SKILLGATE_INSTRUCTIONS  # see LAZY
+
     (block,) = [b for b in re.findall(r"```python\n(.*?)```", VOICE_PAGE, re.DOTALL) if "SkillAgent" in b]
     assert block == (REPO / "tests" / "livekit_agent.py").read_text()
     assert "list_skills(query)" in SKILLGATE_INSTRUCTIONS

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-from fastmcp import Client as FastMCPClient
-from fastmcp.client.transports import StdioTransport
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import EXAMPLES, REPO, faulty_server, pid_alive, text_of, wait_until_dead, write_skill
@@ -55,6 +53,9 @@ async def test_stdio_gateway_serves_the_example_catalog_in_both_eras(mode: str) 
 
 
 async def test_fastmcp_client_lists_loads_and_calls() -> None:
+    from fastmcp import Client as FastMCPClient  # imported here: 0.7 s of CPU in every worker
+    from fastmcp.client.transports import StdioTransport
+
     transport = StdioTransport(
         command=sys.executable,
         args=["-m", "skillgate", "serve", str(EXAMPLES)],
