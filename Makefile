@@ -60,8 +60,10 @@ npm: $(NPM_PREFIX)/.installed
 run: install
 	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/skillgate --log-level info serve skills --http --host $(HOST) --port $(PORT)
 
-## pytest workers (pytest-xdist); a module's tests stay on one worker (they share its servers)
-WORKERS ?= auto
+## pytest workers (pytest-xdist): two per core, since a test mostly waits on the processes it starts
+## (on 2 cores, 4 workers kept the CPU 95% busy, 2 workers 75-85%); a module's tests stay on one
+## worker (they share its servers)
+WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) )))
 PARALLEL := -n $(WORKERS) --dist loadscope
 ## Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE is set on
 ## this machine): every gateway, command and server the tests start imports skillgate, and each
