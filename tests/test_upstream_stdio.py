@@ -133,3 +133,13 @@ def test_a_long_request_from_the_server_or_a_deep_start_is_junk_not_an_answer() 
     own = b'{"jsonrpc": "2.0", "id": 4, "method": "sampling/createMessage", "params": {"x": "'
     assert isinstance(stdio.over_limit(own, b'xx"}}'), Exception)
     assert isinstance(stdio.over_limit(b'{"id": ' + b"[" * 5000, b"]"), Exception)  # no RecursionError
+
+
+def test_a_refused_request_from_the_server_never_fails_a_call_of_the_same_id() -> None:
+    # the server numbers its own requests: id 1 with a `method` after its params is the server's
+    # request (params not an object: refused), not an answer to the gateway's request 1
+    own = b'{"jsonrpc": "2.0", "id": 1, "params": 5, "method": "sampling/createMessage"}'
+    assert isinstance(stdio.parse(own), Exception)
+    answer = stdio.parse(b'{"jsonrpc": "2.0", "id": 1, "result": 5}')
+    assert not isinstance(answer, Exception) and isinstance(answer.message, types.JSONRPCError)
+    assert answer.message.id == 1 and "not valid MCP" in answer.message.error.message

@@ -153,30 +153,47 @@ def parse(line: bytes) -> SessionMessage | Exception:
         return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
     except ValueError as exc:
         problem = f"the server sent an answer that is not valid MCP ({_why(exc)}); it was dropped"
-        return _error_answer(problem, line[:HEAD_BYTES], line[-TAIL_BYTES:]) or exc
+        request_id = _answered(line)
+        return exc if request_id is None else _error_answer(problem, request_id)
 
 
 def over_limit(head: bytes, tail: bytes = b"") -> SessionMessage | Exception:
     """The error answer for the request a too-long line answers; junk when it names none."""
     problem = f"the server sent a message over the {MESSAGE_BYTES // 2**20} MiB limit; it was dropped"
-    answer = _error_answer(problem, head, tail)
-    if answer is None:
+    request_id = _answered_by_cut(head, tail)
+    if request_id is None:
         logger.warning("%s (it answered no request that can be named)", problem)
         return ValueError(problem)
-    return answer
+    return _error_answer(problem, request_id)
 
 
-def _error_answer(problem: str, head: bytes, tail: bytes) -> SessionMessage | None:
-    """`problem` as the error answer to the request a dropped line answers (its id found at the
-    top level of the line's start, or among the last members of its end); None when it names
-    none, or when it is the server's own request or notification (a `method` at its start)."""
+def _answered(line: bytes) -> types.RequestId | None:
+    """The request a whole line the SDK refused answers: read by Python's own parser, which takes
+    what the SDK's refuses (a lone surrogate, 1e400); None for the server's own requests and
+    notifications (a `method` anywhere at the top level), whose ids are the server's own."""
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):  # not JSON even to Python: look at its ends
+        return _answered_by_cut(line[:HEAD_BYTES], line[-TAIL_BYTES:])
+    if not isinstance(message, dict) or "method" in message:
+        return None
+    found = message.get("id")
+    return found if type(found) in (int, str) else None
+
+
+def _answered_by_cut(head: bytes, tail: bytes) -> types.RequestId | None:
+    """The request a line known by its ends answers: its id at the top level of the start, or
+    among the last members of the end; None when it names none, or when it is the server's own
+    request or notification (a `method` at its start)."""
     start = head.decode("utf-8", "replace")
     request_id = top_level_id(start)
     if request_id is None and not _has_method(start):
         found = _TRAILING_ID.search(tail.decode("utf-8", "replace"))
         request_id = json.loads(found.group(1)) if found else None
-    if request_id is None:
-        return None
+    return request_id
+
+
+def _error_answer(problem: str, request_id: types.RequestId) -> SessionMessage:
     error = types.ErrorData(code=types.INTERNAL_ERROR, message=problem)
     return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error))
 
