@@ -4,7 +4,7 @@ import pytest
 
 from skillgate.search.embedder import BuiltinEmbedder
 from skillgate.search.hybrid import HybridIndex, Ranker, parts_of
-from skillgate.search.lexical import SearchDocument
+from skillgate.search.lexical import SearchDocument, SearchIndex
 
 DOCS = [
     SearchDocument("time-zones", "Tell the current time in any city and convert times between time zones."),
@@ -159,3 +159,12 @@ def test_a_skill_reached_by_no_part_names_no_part(hybrid):
 
 def test_a_query_with_a_lone_surrogate_is_searched(hybrid):
     assert hybrid.find("time \udcff zone").hits  # a command-line argument that was not UTF-8
+
+
+def test_a_very_long_query_word_is_matched_exactly_or_by_prefix_not_searched_for_typos() -> None:
+    # typo candidates of an n-letter word number about n**2 strings of n letters: a 2,000-letter
+    # word took gigabytes; past MAX_FUZZY_LETTERS only exact and prefix matches are tried
+    long_word = "abcdefghij" * 200
+    index = SearchIndex([SearchDocument(name="s", description=long_word[:-1] + "z", tools=[])])
+    assert index.search(long_word) == []
+    assert [hit.name for hit in index.search(long_word[:-1] + "z")] == ["s"]

@@ -143,3 +143,14 @@ def test_a_refused_request_from_the_server_never_fails_a_call_of_the_same_id() -
     answer = stdio.parse(b'{"jsonrpc": "2.0", "id": 1, "result": 5}')
     assert not isinstance(answer, Exception) and isinstance(answer.message, types.JSONRPCError)
     assert answer.message.id == 1 and "not valid MCP" in answer.message.error.message
+
+
+def test_a_log_line_with_a_backslash_in_a_trailing_id_is_junk_not_an_ended_connection() -> None:
+    # `_TRAILING_ID` takes any escape; "C:\Users\me" is no JSON string, and json.loads raised
+    # out of the reader, ending the connection with every call on it
+    line = b'log: {"path": "x", "id": "C:\\Users\\me"}'
+    assert isinstance(stdio.parse(line), Exception)
+    assert isinstance(stdio.over_limit(b'{"result": "xx', b'xx", "id": "\\q"}'), Exception)
+    after = b'{"jsonrpc": "2.0", "id": 1, "result": {}}'
+    read_back = [shown(m) for m in read(line + b"\n" + after + b"\n", [])]
+    assert read_back[0] == "junk" and read_back[1]["id"] == 1  # and the next line is read

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from skillgate.base.errors import EmbedderUnavailable
+from skillgate.base.text import printable
 
 if TYPE_CHECKING:
     import httpx2
@@ -136,7 +137,7 @@ def _mapped_table(path: Path, name: str) -> Vectors:
 
 def _encodable(text: str) -> str:
     """`text` with lone surrogates (from bytes that were not UTF-8) replaced: the tokenizer refuses them."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+    return text if text.isascii() else printable(text)
 
 
 class HttpEmbedder:

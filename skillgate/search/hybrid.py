@@ -116,8 +116,7 @@ class HybridIndex:
             # no embedder, it is down, or the model behind its name changed since the build: BM25 alone
             hits, total = self.lexical.top(query, count, keep)
             calibrated = self._embedder is None or self._embedder.chance_cosine is not None
-            above = not calibrated or self._words_match(words, keep)
-            return Found(hits, total, bool(hits) and above)
+            return Found(hits, total, bool(hits) and (not calibrated or self._words_match(words, keep)))
         import numpy as np
 
         similarities = self.dense.similarities(vectors)
@@ -133,8 +132,8 @@ class HybridIndex:
         if chance is None:  # not calibrated for this model: the floor does not apply
             return Found(hits, len(order), bool(hits))
         nearest = similarities.max(axis=0, initial=-1.0)  # per skill, over the request's texts
-        above = self._any_admitted(nearest >= chance, keep) or self._words_match(words, keep)
-        return Found(hits, len(order), bool(hits) and above)
+        above = bool(hits) and (self._any_admitted(nearest >= chance, keep) or self._words_match(words, keep))
+        return Found(hits, len(order), above)
 
     def _any_admitted(self, passing: npt.NDArray[np.bool_], keep: Callable[[str], bool] | None) -> bool:
         """Whether a skill `keep` admits is among those `passing`: what the floor may look at, so a

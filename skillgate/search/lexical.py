@@ -145,6 +145,7 @@ SYNONYM_GROUPS = [
 SYNONYMS: dict[str, tuple[str, ...]] = {}
 FIELD_WEIGHTS = {"name": 3, "description": 2, "headings": 1, "tools": 1}
 MAX_PREFIX_EXPANSIONS = 25
+MAX_FUZZY_LETTERS = 32  # typo matching of a longer word: its deletions of deletions grow as the cube
 K1, B = 1.2, 0.75
 B_TOOL = 1.0  # full length normalisation for tools: repeating a description adds nothing
 TOOL_PIVOT = 16  # words of a typical tool (name and description)
@@ -456,7 +457,7 @@ class SearchIndex:
         for term in SYNONYMS.get(word, ()):
             if term in self._idf:
                 variants.setdefault(term, SYNONYM)
-        if len(word) >= 4 and word not in variants:
+        if 4 <= len(word) <= MAX_FUZZY_LETTERS and word not in variants:
             budget = 1 if len(word) < 8 else 2
             for term in self._near(word, budget):
                 if term not in variants and edit_distance(word, term, budget) <= budget:

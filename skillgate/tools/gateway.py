@@ -122,17 +122,17 @@ class Gateway:
         if offset is None:
             raise UsageError("the cursor is not one list_skills returned; call again without a cursor")
         ranked: list[tuple[Skill, Hit | None]]
-        no_match = None
+        above = True  # a listing matches by definition
         if searching:
             assert query is not None
             found = self.index(catalog).find(query, offset + limit, view.admits)
             ranked = [(catalog.skills[h.name], h) for h in found.hits]
-            total = found.total
-            no_match = True if ranked[offset : offset + limit] and not found.above else None
+            total, above = found.total, found.above
         else:
             ranked = [(skill, None) for skill in catalog if view.admits(skill.name)]
             total = len(ranked)
         page = ranked[offset : offset + limit]
+        no_match = True if page and not above else None
         more = offset + limit < total
         return SkillPage(
             skills=[self._summary(skill, hit, view) for skill, hit in page],

@@ -140,7 +140,7 @@ async def lines(stdout: anyio.abc.ByteReceiveStream) -> AsyncIterator[SessionMes
             if skipped is not None:
                 yield over_limit(skipped, tail)
                 skipped, tail = None, b""
-            elif buffer.strip():
+            elif buffer and not buffer.isspace():  # (strip() copied the line to ask)
                 yield parse(bytes(buffer))
             buffer.clear()
 
@@ -152,9 +152,11 @@ def parse(line: bytes) -> SessionMessage | Exception:
     try:
         return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
     except ValueError as exc:
-        problem = f"the server sent an answer that is not valid MCP ({_why(exc)}); it was dropped"
         request_id = _answered(line)
-        return exc if request_id is None else _error_answer(problem, request_id)
+        if request_id is None:  # junk (a banner, a log line): the session counts it, no more
+            return exc
+        problem = f"the server sent an answer that is not valid MCP ({_why(exc)}); it was dropped"
+        return _error_answer(problem, request_id)
 
 
 def over_limit(head: bytes, tail: bytes = b"") -> SessionMessage | Exception:
@@ -174,7 +176,8 @@ def _answered(line: bytes) -> types.RequestId | None:
     try:
         message = json.loads(line)
     except (ValueError, RecursionError):  # not JSON even to Python: look at its ends
-        return _answered_by_cut(line[:HEAD_BYTES], line[-TAIL_BYTES:])
+        # (its first 4 kB only: the scan runs in Python, on the loop, for every junk line)
+        return _answered_by_cut(line[:TAIL_BYTES], line[-TAIL_BYTES:])
     if not isinstance(message, dict) or "method" in message:
         return None
     found = message.get("id")
@@ -189,7 +192,10 @@ def _answered_by_cut(head: bytes, tail: bytes) -> types.RequestId | None:
     request_id = top_level_id(start)
     if request_id is None and not _has_method(start):
         found = _TRAILING_ID.search(tail.decode("utf-8", "replace"))
-        request_id = json.loads(found.group(1)) if found else None
+        try:  # the pattern takes any escape: "C:\Users" in a log line is no JSON string
+            request_id = json.loads(found.group(1)) if found else None
+        except ValueError:
+            return None
     return request_id
 
 
