@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from mcp import Client, Implementation
 
+from skillgate.render.workers import RenderWorkers
 from skillgate.search.hybrid import Ranker
 from skillgate.server.mcp_server import SkillgateServer
 from skillgate.skills.catalog import Catalog
@@ -81,13 +85,60 @@ async def started(marker: Path, seconds: float = 20) -> None:
             await anyio.sleep(0.01)
 
 
-def faulty_server(**extra: Any) -> dict[str, Any]:
-    """An mcp.json entry for the fault-injecting test server."""
-    return {"command": sys.executable, "args": ["-m", "tests.servers.faulty"], "cwd": str(REPO), **extra}
+PREFORK_VARIABLE = "SKILLGATE_TEST_PREFORK"
+LAUNCH = REPO / "tests" / "servers" / "launch.py"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _prefork(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One fork server per pytest worker for the SDK-based test servers (tests/servers/prefork.py):
+    each start of the fault-injecting server is then a fork, not a second of importing the SDK."""
+    folder = Path(tempfile.mkdtemp(prefix="sg-prefork-"))  # a Unix socket path must stay short
+    path = folder / "socket"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.servers.prefork", str(path)],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+    os.environ[PREFORK_VARIABLE] = str(path)
+    yield
+    os.environ.pop(PREFORK_VARIABLE, None)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.close()  # its signal to end
+    process.wait(20)
+    process.stdout.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def server_command(module: str, *options: str) -> list[str]:
+    """argv that starts an SDK-based test server: through this worker's fork server when there is one."""
+    socket_path = os.environ.get(PREFORK_VARIABLE)
+    if socket_path is None:
+        return [sys.executable, "-m", module, *options]
+    return [sys.executable, "-S", str(LAUNCH), socket_path, "-m", module, *options]
+
+
+def faulty_server(*options: str, **extra: Any) -> dict[str, Any]:
+    """An mcp.json entry for the fault-injecting test server, started with `options`."""
+    command, *args = server_command("tests.servers.faulty", *options)
+    return {"command": command, "args": args, "cwd": str(REPO), **extra}
 
 
 def time_server(**extra: Any) -> dict[str, Any]:
-    return {"command": "mcp-server-time", "args": ["--local-timezone", "UTC"], **extra}
+    """An mcp.json entry for mcp-server-time (from PyPI): its own code, forked like the test servers.
+    The example catalog starts it by its console script."""
+    command, *args = server_command("mcp_server_time", "--local-timezone", "UTC")
+    return {"command": command, "args": args, **extra}
+
+
+@functools.cache
+def shared_renderer() -> RenderWorkers:
+    """The render workers of every in-process gateway in this pytest worker: a render worker is a
+    process of its own (about 0.1 s of CPU to start), and a gateway keeps its workers until the
+    process ends. Tests of the workers themselves make their own."""
+    return RenderWorkers()
 
 
 @asynccontextmanager
@@ -104,7 +155,8 @@ async def gateway_client(
     """skillgate in process, driven by the SDK's Client (BM25-only search unless given a ranker)."""
     catalog = Catalog.load(root)
     async with UpstreamPool(os.environ, **pool_options) as pool:
-        app = SkillgateServer(Gateway(catalog, pool, ranker=ranker), view=view, dynamic=dynamic)
+        gateway = Gateway(catalog, pool, ranker=ranker, renderer=shared_renderer())
+        app = SkillgateServer(gateway, view=view, dynamic=dynamic)
         async with Client(
             app.server,  # type: ignore[arg-type]
             mode=mode,
@@ -154,7 +206,7 @@ def faulty_http() -> Iterator[str]:
     """The fault-injecting test server (an SDK server) over streamable HTTP; yields its /mcp URL."""
     port = free_port()
     with listening(
-        [sys.executable, "-m", "tests.servers.faulty", "--http", str(port)], port, "/mcp", cwd=REPO
+        server_command("tests.servers.faulty", "--http", str(port)), port, "/mcp", cwd=REPO
     ) as url:
         yield url
 

@@ -3,6 +3,7 @@ freezes the server, and every limit is a diagnostic or a tool error with a place
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import os
@@ -327,7 +328,8 @@ async def test_secrets_are_masked_in_cwd_descriptions_progress_and_stderr(
     monkeypatch.setenv("SKILLGATE_TEST_SECRET", SECRET)
     monkeypatch.setenv("SKILLGATE_TEST_DIR", f"/nonexistent/{SECRET}")
     described = faulty_server(
-        args=["-m", "tests.servers.faulty", "--echo-description", "the token is ${SKILLGATE_TEST_SECRET}"],
+        "--echo-description",
+        "the token is ${SKILLGATE_TEST_SECRET}",
         env={"LEAKED": "${SKILLGATE_TEST_SECRET}"},
     )
     write_skill(tmp_path, "described", servers={"f": described})
@@ -379,6 +381,7 @@ async def test_a_server_that_never_answers_initialize_fails_the_call_within_its_
         result = await client.call_tool("call_skill", {"name": "silent", "tool": "x", "arguments": {}})
         assert time.perf_counter() - started < 6  # its timeout is 1 s: 5 times what it needs, and more
         assert result.is_error and "still starting after 1 s" in text_of(result)
+    gc.collect()  # its process object, gone: a process not waited for is a ResourceWarning here
 
 
 async def test_junk_stdout_lines_are_one_warning_without_tracebacks(
@@ -386,7 +389,7 @@ async def test_junk_stdout_lines_are_one_warning_without_tracebacks(
 ) -> None:
     from tests.conftest import faulty_server
 
-    noisy = faulty_server(args=["-m", "tests.servers.faulty", "--junk", "200"])
+    noisy = faulty_server("--junk", "200")
     write_skill(tmp_path, "noisy", servers={"n": noisy})
     async with gateway_client(tmp_path) as (client, _):
         result = await client.call_tool(

@@ -388,7 +388,7 @@ async def test_changed_binding_restarts_only_its_upstream(gateway: Gateway) -> N
             return int(text_of(result))
 
         echoes_before, ops_before = await pid("echoes"), await pid("hidden-ops")
-        servers = {"f": faulty_server(args=["-m", "tests.servers.faulty", "--echo-description", "new"])}
+        servers = {"f": faulty_server("--echo-description", "new")}
         (gateway.root / "hidden-ops" / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
         await wait_for_generation(gateway, 2)
         assert await pid("echoes") == echoes_before

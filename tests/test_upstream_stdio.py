@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
+import subprocess
+import sys
 from typing import Any
 
 import anyio
@@ -154,3 +157,20 @@ def test_a_log_line_with_a_backslash_in_a_trailing_id_is_junk_not_an_ended_conne
     after = b'{"jsonrpc": "2.0", "id": 1, "result": {}}'
     read_back = [shown(m) for m in read(line + b"\n" + after + b"\n", [])]
     assert read_back[0] == "junk" and read_back[1]["id"] == 1  # and the next line is read
+
+
+def test_a_server_that_ignores_its_closed_stdin_is_stopped_and_reaped_before_stop_returns() -> None:
+    """Its process object has its exit status when `stop` returns: nothing is left running to be
+    garbage-collected with a ResourceWarning (which once failed a test that happened to run then)."""
+
+    async def stopped() -> int | None:
+        process = await anyio.open_process(
+            [sys.executable, "-c", "import time; time.sleep(60)"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        await stdio.stop(process)
+        return process.returncode
+
+    assert anyio.run(stopped) == -signal.SIGTERM

@@ -104,7 +104,8 @@ async def stdio_transport(
 
 
 async def stop(process: anyio.abc.Process) -> None:
-    """Close its stdin, give it STDIN_CLOSE_GRACE seconds, then terminate its process group."""
+    """Close its stdin, give it STDIN_CLOSE_GRACE seconds, then terminate its process group; return
+    once its exit is known."""
     if process.stdin is not None:
         with suppress(OSError, anyio.BrokenResourceError):
             await process.stdin.aclose()
@@ -113,6 +114,10 @@ async def stop(process: anyio.abc.Process) -> None:
             await anyio.sleep(0.02)
         return
     await terminate_posix_process_tree(process)
+    # its group is gone, but the loop may not have heard of its exit yet: a process object left
+    # without its exit status is killed again and warned about when it is garbage-collected
+    with anyio.move_on_after(STDIN_CLOSE_GRACE):
+        await process.wait()
 
 
 async def lines(stdout: anyio.abc.ByteReceiveStream) -> AsyncIterator[SessionMessage | Exception]:
