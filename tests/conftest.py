@@ -98,8 +98,10 @@ def _prefork(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.servers.prefork", str(path)],
         cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},  # no interpreter flags
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        start_new_session=True,  # a Ctrl-C at the terminal is the pytest worker's to handle
     )
     assert process.stdout is not None and process.stdout.readline() == b"ready\n"
     os.environ[PREFORK_VARIABLE] = str(path)

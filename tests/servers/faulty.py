@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ _parser = argparse.ArgumentParser()
 _parser.add_argument("--echo-description", default="Return the text, repeated `times` times.")
 _parser.add_argument("--junk", type=int, default=0, help="Non-JSON lines to print on stdout at start.")
 _parser.add_argument("--http", type=int, default=0, help="Serve streamable HTTP on this port, not stdio.")
+_parser.add_argument("--sigterm-exit", type=int, default=None, help="Exit with this code on SIGTERM.")
 OPTIONS = _parser.parse_known_args(sys.argv[1:])[0]
 
 server = MCPServer("faulty")
@@ -113,6 +115,8 @@ async def grow(ctx: Context) -> str:
 
 
 if __name__ == "__main__":
+    if OPTIONS.sigterm_exit is not None:
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(OPTIONS.sigterm_exit))
     for number in range(OPTIONS.junk):
         print(f"junk line {number}: this is not JSON-RPC", flush=True)
     if OPTIONS.http:

@@ -37,6 +37,8 @@ def main() -> None:
     def pass_on(received: int, _: object) -> None:
         with contextlib.suppress(ProcessLookupError):  # it has just exited: its exit code is on the way
             os.kill(pid, received)
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # and its own children
+            os.killpg(pid, received)
 
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(number, pass_on)
@@ -44,12 +46,12 @@ def main() -> None:
     for fd in (0, 1, 2):  # the server holds the pipes alone: their ends are its own
         os.dup2(devnull, fd)
     line = answers.readline()
-    if not line:  # the fork server died: take the server along, as a killed group would
-        os.kill(pid, signal.SIGKILL)
+    if not line:  # the fork server died before its server (which ends with this launcher anyway)
         os._exit(70)
     code = int(line)
-    if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
+    if code < 0:  # killed by signal -code: end by it too
+        with contextlib.suppress(OSError):  # SIGKILL and SIGSTOP keep their default action anyway
+            signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     os._exit(code if code >= 0 else 128 - code)
 

@@ -24,6 +24,7 @@ group the gateway kills would have taken it along.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -33,6 +34,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 
 # What the servers started through here import: the SDK (types of both eras, the low-level server,
@@ -81,7 +83,7 @@ def _start(
     """Read one start request and fork its server; a malformed request just closes the connection."""
     fds: list[int] = []
     try:
-        connection.settimeout(10)
+        connection.settimeout(2)  # a launcher sends at once; the others' exits wait meanwhile
         data, fds, _, _ = socket.recv_fds(connection, 65536, 3)
         while not data.endswith(b"\n") and len(data) < MAX_REQUEST:
             more = connection.recv(65536)
@@ -129,8 +131,11 @@ def _reap(children: dict[int, socket.socket]) -> None:
 
 
 def _signal(pid: int, number: int) -> None:
+    """Signal a server and its group (it leads one, once it has started)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, number)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, number)
 
 
 def _child(
@@ -142,7 +147,7 @@ def _child(
     env: dict[str, str],
     inherited: tuple[object, ...],
 ) -> int:
-    """Become the server the launcher asked for; return its exit code."""
+    """Become the server the launcher asked for; return its exit code (or end by its signal)."""
     signal.set_wakeup_fd(-1)
     for number in _RESET:
         signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
@@ -154,9 +159,15 @@ def _child(
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
-    os.chdir(cwd)
+    os.setsid()  # a group of its own: the launcher passes signals on to it, and its children with it
+    try:
+        os.chdir(cwd)
+    except OSError as error:  # as Python says when it cannot start in a folder
+        print(f"prefork: cannot start in {cwd}: {error}", file=sys.stderr, flush=True)
+        return 1
     os.environ.clear()
     os.environ.update(env)
+    time.tzset()  # TZ, as a process started with this environment would read it
     sys.argv = [module, *args]
     connection.settimeout(None)
     threading.Thread(target=_die_with_launcher, args=(connection,), daemon=True).start()
@@ -164,21 +175,35 @@ def _child(
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if isinstance(exit_.code, int) or exit_.code is None:
+            code = exit_.code or 0
+        else:  # sys.exit("message"): Python prints it and exits 1
+            print(exit_.code, file=sys.stderr)
+            code = 1
+    except KeyboardInterrupt:  # Python ends by SIGINT then
+        _flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
     except BaseException:
         traceback.print_exc()
         code = 1
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+    atexit._run_exitfuncs()
+    _flush()
     return code
 
 
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+
+
 def _die_with_launcher(connection: socket.socket) -> None:
-    """The launcher never writes after its request: a read returns only when it is gone."""
+    """The launcher never writes after its request: a read returns only when it is gone, and its
+    server goes with it, as the process group the gateway kills would have taken it along."""
     with contextlib.suppress(OSError):
         connection.recv(1)
-    os.kill(os.getpid(), signal.SIGKILL)
+    os.killpg(0, signal.SIGKILL)
 
 
 if __name__ == "__main__":
