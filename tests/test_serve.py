@@ -111,7 +111,7 @@ async def test_nothing_outlives_a_gateway_whose_client_closed(
         loaded = await client.call_tool("load_skill", {"name": "f"})  # a render worker serves it
         assert not loaded.is_error
         gateway = next(p for p in _children(os.getpid()) if f"serve {faulty_catalog} " in _command(p))
-        workers = [p for p in _children(gateway) if "skillgate.render.workers" in _command(p)]
+        workers = [p for p in _children(gateway) if "skillgate.render.worker" in _command(p)]
         assert pid_alive(pid) and workers
     assert wait_until_dead(pid) and all(wait_until_dead(w) for w in workers) and wait_until_dead(gateway)
     assert json.loads(audit.read_text().splitlines()[-1])["method"] == "load_skill"

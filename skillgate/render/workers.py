@@ -1,6 +1,6 @@
 """Rendering in worker processes: a hostile template can take neither time nor memory from the server.
 
-The server sends each render to a worker process (`python -m skillgate.render.workers`) as one
+The server sends each render to a worker process (`python -m skillgate.render.worker`) as one
 JSON line and reads one JSON line back. The worker runs under an address-space limit
 (`RLIMIT_AS`); the server waits at most the render timeout (default 2 s), then kills the
 worker and answers with an error naming the skill and the limit. The event loop only
@@ -26,9 +26,8 @@ import anyio
 
 from skillgate.base.errors import RenderError
 from skillgate.base.limits import RENDER_MEMORY_MB, RENDER_OUTPUT_CHARS, RENDER_SECONDS
+from skillgate.render.worker import EXITING, READY
 
-READY = b"ready\n"
-EXITING = b'{"exit": true'  # a reply that starts so: the worker ends after it
 MAX_REPLY_BYTES = 16 * RENDER_OUTPUT_CHARS  # JSON-escaped output, with room to spare
 START_SECONDS = 30.0
 _ENVIRONMENT = ("PATH", "PYTHONPATH", "PYTHONHOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
@@ -40,7 +39,7 @@ class _Worker:
     def __init__(self, memory_mb: int) -> None:
         environ = {k: v for k, v in os.environ.items() if k in _ENVIRONMENT}  # no secrets in the worker
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "skillgate.render.workers", str(memory_mb)],
+            [sys.executable, "-m", "skillgate.render.worker", str(memory_mb)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -249,48 +248,3 @@ def _request(
         "line_offset": line_offset,
     }
     return json.dumps(job, default=str).encode() + b"\n"
-
-
-def _serve(memory_mb: int) -> None:
-    """The worker's loop: one JSON request line in, one JSON reply line out, until stdin closes."""
-    import resource
-
-    from skillgate.render.template import render_template
-
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    stdout.write(READY)
-    stdout.flush()
-    for line in stdin:
-        exhausted = False
-        try:
-            job = json.loads(line)
-            text = render_template(
-                job["body"],
-                Path(job["folder"]),
-                skill=job["skill"],
-                tools=job["tools"],
-                variables=job["vars"],
-                client=job["client"],
-                line_offset=job["line_offset"],
-            )
-            reply: dict[str, Any] = {"text": text}
-        except RenderError as exc:
-            reply = {"error": exc.detail, "line": exc.line, "col": exc.col, "people": exc.people}
-        except MemoryError:
-            exhausted = True
-            reply = {
-                "exit": True,
-                "error": f"the template needed more than {memory_mb} MB to render; build less text",
-            }
-        except Exception as exc:  # the worker answers every request; the server decides what to say
-            reply = {"error": f"the template failed ({type(exc).__name__}); simplify it"}
-        stdout.write(json.dumps(reply).encode() + b"\n")
-        stdout.flush()
-        if exhausted:
-            return  # memory may be fragmented: a fresh worker takes the next render
-
-
-if __name__ == "__main__":
-    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else RENDER_MEMORY_MB)
