@@ -103,8 +103,9 @@ def _prefork(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         stdout=subprocess.PIPE,
         start_new_session=True,  # a Ctrl-C at the terminal is the pytest worker's to handle
     )
-    assert process.stdout is not None and process.stdout.readline() == b"ready\n"
-    os.environ[PREFORK_VARIABLE] = str(path)
+    assert process.stdout is not None
+    if process.stdout.readline() == b"ready\n":  # else the servers start as processes, slower
+        os.environ[PREFORK_VARIABLE] = str(path)
     yield
     os.environ.pop(PREFORK_VARIABLE, None)
     assert process.stdin is not None and process.stdout is not None
@@ -139,7 +140,8 @@ def time_server(**extra: Any) -> dict[str, Any]:
 def shared_renderer() -> RenderWorkers:
     """The render workers of every in-process gateway in this pytest worker: a render worker is a
     process of its own (about 0.1 s of CPU to start), and a gateway keeps its workers until the
-    process ends. Tests of the workers themselves make their own."""
+    process ends. Tests of the workers themselves make their own. Its settings stay a Gateway's
+    defaults."""
     return RenderWorkers()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 
 import anyio
 import mcp_types as types
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -159,9 +161,18 @@ def test_a_log_line_with_a_backslash_in_a_trailing_id_is_junk_not_an_ended_conne
     assert read_back[0] == "junk" and read_back[1]["id"] == 1  # and the next line is read
 
 
-def test_a_server_that_ignores_its_closed_stdin_is_stopped_and_reaped_before_stop_returns() -> None:
+def test_a_server_that_ignores_its_closed_stdin_is_stopped_and_reaped_before_stop_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Its process object has its exit status when `stop` returns: nothing is left running to be
-    garbage-collected with a ResourceWarning (which once failed a test that happened to run then)."""
+    garbage-collected with a ResourceWarning (which once failed a test that happened to run then).
+    The group is killed here by a stand-in for the SDK's terminate_posix_process_tree that returns
+    at once, so the loop has not yet heard of the exit unless `stop` waits for it."""
+
+    async def kill_and_return(process: anyio.abc.Process) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(stdio, "terminate_posix_process_tree", kill_and_return)
 
     async def stopped() -> int | None:
         process = await anyio.open_process(
@@ -171,6 +182,8 @@ def test_a_server_that_ignores_its_closed_stdin_is_stopped_and_reaped_before_sto
             start_new_session=True,
         )
         await stdio.stop(process)
-        return process.returncode
+        code = process.returncode
+        await process.aclose()
+        return code
 
-    assert anyio.run(stopped) == -signal.SIGTERM
+    assert anyio.run(stopped) == -signal.SIGKILL

@@ -110,7 +110,7 @@ async def stop(process: anyio.abc.Process) -> None:
         with suppress(OSError, anyio.BrokenResourceError):
             await process.stdin.aclose()
     with anyio.move_on_after(STDIN_CLOSE_GRACE):
-        while process.returncode is None:  # not wait(): it also waits for the pipes to close
+        while process.returncode is None:  # polled: a child of the server may hold its pipes open
             await anyio.sleep(0.02)
         return
     await terminate_posix_process_tree(process)
