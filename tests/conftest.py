@@ -170,6 +170,20 @@ async def gateway_client(
             yield client, pool
 
 
+def initialize_request(client: str) -> dict[str, Any]:
+    """A handshake-era `initialize` request (id 1), as raw JSON-RPC, from a client named `client`."""
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": client, "version": "1"},
+        },
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,18 +11,9 @@ import subprocess
 import time
 from typing import IO, Any
 
-from tests.conftest import PREFORK_VARIABLE, REPO, pid_alive, server_command
+from tests.conftest import PREFORK_VARIABLE, REPO, initialize_request, pid_alive, server_command
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
+INITIALIZE = initialize_request("t")
 
 
 def start(*options: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -27,20 +27,11 @@ from typing import Any
 
 from tests.benchmarks.catalogs import write_catalog
 from tests.benchmarks.core import publish
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, initialize_request
 
 SKILLGATE = [sys.executable, "-m", "skillgate"]
 TARGETS = {"initialize_examples_s": 0.3, "initialize_1000_s": 1.0, "cli_s": 0.2, "rss_mib": 100}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "bench", "version": "1"},
-    },
-}
+INITIALIZE = initialize_request("bench")
 LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_skills", "arguments": {}}}
 
 
